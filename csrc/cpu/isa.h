@@ -1,0 +1,24 @@
+// Which instruction set the CPU kernels run with: chosen once at load time (the widest
+// one that both this build and this CPU support), overridable with FUSEDACT_CPU_ISA
+// (default | avx2 | avx512) or set_cpu_isa().
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace fusedact::cpu {
+
+// Named as the CPU_CAPABILITY macro of the per-ISA kernel files names them.
+enum class Isa { DEFAULT, AVX2, AVX512 };
+constexpr int kNumIsas = 3;
+
+Isa active_isa();
+std::string isa_name(Isa isa);
+
+// The instruction sets compiled into this build that this CPU can run.
+std::vector<Isa> available_isas();
+
+// Selects an instruction set by name; throws for one that is unknown or unavailable.
+void set_cpu_isa(const std::string& name);
+
+}  // namespace fusedact::cpu

@@ -1,0 +1,88 @@
+// Element-wise CPU loops, compiled once per instruction set (CPU_CAPABILITY names it).
+//
+// Every element goes through the same SIMD math whatever the layout and the thread
+// split: contiguous operands are loaded directly, strided ones gathered into a vector,
+// and the tail of a row is a partial vector rather than a scalar loop. So results are
+// bitwise identical run to run and for any number of threads.
+#include "cpu/kernels.h"
+#include "cpu/vec.h"
+#include "pointwise.h"
+
+#include <ATen/Dispatch.h>
+
+#include <array>
+#include <utility>
+
+namespace fusedact::cpu {
+namespace CPU_CAPABILITY {
+namespace {
+
+// Loads `count` elements of one operand, starting at element i, into opmath vectors.
+template <class scalar_t>
+typename Lanes<scalar_t>::Parts load(const char* base, int64_t stride, int64_t i, int64_t count) {
+  using L = Lanes<scalar_t>;
+  if (stride == static_cast<int64_t>(sizeof(scalar_t))) {
+    return L::load(reinterpret_cast<const scalar_t*>(base) + i, count);
+  }
+  alignas(64) scalar_t gathered[L::kWidth] = {};
+  for (int64_t j = 0; j < count; ++j) {
+    gathered[j] = *reinterpret_cast<const scalar_t*>(base + (i + j) * stride);
+  }
+  return L::load(gathered, count);
+}
+
+template <class scalar_t>
+void store(char* base, int64_t stride, int64_t i, int64_t count, const typename Lanes<scalar_t>::Parts& parts) {
+  using L = Lanes<scalar_t>;
+  if (stride == static_cast<int64_t>(sizeof(scalar_t))) {
+    L::store(reinterpret_cast<scalar_t*>(base) + i, parts, count);
+    return;
+  }
+  alignas(64) scalar_t buffer[L::kWidth] = {};
+  L::store(buffer, parts, count);
+  for (int64_t j = 0; j < count; ++j) {
+    *reinterpret_cast<scalar_t*>(base + (i + j) * stride) = buffer[j];
+  }
+}
+
+// One row: data[0] is the output, data[1..kInputs] the inputs.
+template <class scalar_t, class Fn, size_t... I>
+void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn, std::index_sequence<I...>) {
+  using L = Lanes<scalar_t>;
+  for (int64_t i = 0; i < n; i += L::kWidth) {
+    const int64_t count = std::min<int64_t>(L::kWidth, n - i);
+    std::array<typename L::Parts, Fn::kInputs> in = {load<scalar_t>(data[1 + I], strides[1 + I], i, count)...};
+    typename L::Parts out;
+    for (int p = 0; p < L::kParts; ++p) {
+      out[p] = fn(in[I][p]...);
+    }
+    store<scalar_t>(data[0], strides[0], i, count, out);
+  }
+}
+
+template <class Fn>
+void run_pointwise(at::TensorIteratorBase& iter, const Fn& fn) {
+  constexpr int kArgs = 1 + Fn::kInputs;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(0), "fusedact_cpu_pointwise", [&] {
+    iter.for_each([&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
+      std::array<char*, kArgs> row;
+      for (int64_t j = 0; j < n1; ++j) {
+        for (int a = 0; a < kArgs; ++a) row[a] = data[a] + j * strides[kArgs + a];
+        pointwise_row<scalar_t>(row.data(), strides, n0, fn, std::make_index_sequence<Fn::kInputs>{});
+      }
+    });
+  });
+}
+
+// Registers run_pointwise of this instruction set for every functor of the op table.
+template <class... Fns>
+bool register_kernels(TypeList<Fns...>) {
+  ((PointwiseKernels<Fns>::by_isa[static_cast<int>(Isa::CPU_CAPABILITY)] = &run_pointwise<Fns>), ...);
+  return true;
+}
+const bool registered = register_kernels(PointwiseFunctors{});
+
+}  // namespace
+
+}  // namespace CPU_CAPABILITY
+}  // namespace fusedact::cpu

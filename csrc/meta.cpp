@@ -1,0 +1,19 @@
+// Meta kernels: output shape, dtype and strides without computing, for fake tensors,
+// torch.compile and torch.export. Registers every op of the table at the Meta key.
+#include "pointwise.h"
+
+namespace fusedact {
+
+TORCH_LIBRARY_IMPL(fusedact, Meta, m) {
+  for_each_type(PointwiseOps{}, [&](auto op) {
+    using Op = decltype(op);
+    using Impl = Pointwise<Op>;
+    m.impl(Op::kName, &Impl::forward_meta);
+    m.impl(backward_name<Op>().c_str(), &Impl::backward_meta);
+    if constexpr (Op::kHasInplace) {
+      m.impl(inplace_name<Op>().c_str(), &Impl::forward_meta_);
+    }
+  });
+}
+
+}  // namespace fusedact

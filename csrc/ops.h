@@ -1,0 +1,79 @@
+// The op table: each entry binds one dispatcher schema to a math struct of math.h.
+//
+// An entry names the op, spells its parameters in schema syntax, and says how the schema
+// arguments become the math struct (`make`, which also validates them). Everything else
+// (schemas of the forward, backward and in-place ops, CPU/CUDA/Meta kernels, autograd,
+// the C++ API's dispatcher calls) is generated from this table by the machinery in
+// pointwise.h, registration.cpp, meta.cpp and autograd.cpp.
+#pragma once
+
+#include <fusedact/math.h>
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/util/Exception.h>
+#include <c10/util/TypeList.h>
+#include <c10/util/string_view.h>
+
+#include <string>
+
+namespace fusedact {
+
+// Common part of every pointwise entry: its math, and whether torch.nn has an
+// `inplace=True` form of it.
+template <class M, bool kInplace = false>
+struct PointwiseOp {
+  using Math = M;
+  static constexpr bool kHasInplace = kInplace;
+};
+
+struct ReluOp : PointwiseOp<math::Relu, /*inplace=*/true> {
+  static constexpr const char* kName = "relu";
+  static constexpr const char* kParams = "";
+  static math::Relu make() { return {}; }
+};
+
+struct GeluOp : PointwiseOp<math::Gelu> {
+  static constexpr const char* kName = "gelu";
+  static constexpr const char* kParams = "*, str approximate='none'";
+  static math::Gelu make(c10::string_view approximate) {
+    TORCH_CHECK(approximate == "none" || approximate == "tanh",
+                "fusedact.gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+    return {approximate == "tanh"};
+  }
+};
+
+// ---- helpers over the table ------------------------------------------------------------
+
+template <class... Ts>
+struct TypeList {};
+
+// Calls f(T{}) for every type of a TypeList.
+template <class... Ts, class F>
+void for_each_type(TypeList<Ts...>, F&& f) {
+  (f(Ts{}), ...);
+}
+
+// ---- the table ---------------------------------------------------------------------------
+
+using PointwiseOps = TypeList<ReluOp, GeluOp>;
+
+// The schema argument types of an entry, as deduced from its `make`.
+template <class Op>
+using ParamsOf = typename c10::guts::infer_function_traits_t<decltype(Op::make)>::parameter_types;
+
+template <class Op>
+std::string backward_name() {
+  return std::string(Op::kName) + "_backward";
+}
+template <class Op>
+std::string inplace_name() {
+  return std::string(Op::kName) + "_";
+}
+
+// A typed handle to a fusedact operator, looked up once.
+template <class Signature>
+c10::TypedOperatorHandle<Signature> find_op(const std::string& name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(("fusedact::" + name).c_str(), "").template typed<Signature>();
+}
+
+}  // namespace fusedact

@@ -1,0 +1,34 @@
+// Operator schemas: every fusedact operator is declared here, in one TORCH_LIBRARY block.
+//
+// For each pointwise entry of the op table (ops.h):
+//   <name>(Tensor self, <params>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor self|output, <params>) -> Tensor
+//   <name>_(Tensor(a!) self, <params>) -> ()          where torch.nn has inplace=True
+// The in-place op returns nothing, the form torch.compile can functionalize.
+#include "ops.h"
+
+#include <torch/library.h>
+
+namespace fusedact {
+namespace {
+
+std::string with_params(const std::string& head, const char* params) {
+  return *params == '\0' ? head : head + ", " + params;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(fusedact, m) {
+  auto define = [&m](const std::string& schema) { m.def(schema.c_str(), {at::Tag::pt2_compliant_tag}); };
+  for_each_type(PointwiseOps{}, [&](auto op) {
+    using Op = decltype(op);
+    const char* saved = Op::Math::kSaves == math::Saves::Output ? "output" : "self";
+    define(with_params(std::string(Op::kName) + "(Tensor self", Op::kParams) + ") -> Tensor");
+    define(with_params(backward_name<Op>() + "(Tensor grad_output, Tensor " + saved, Op::kParams) + ") -> Tensor");
+    if constexpr (Op::kHasInplace) {
+      define(with_params(inplace_name<Op>() + "(Tensor(a!) self", Op::kParams) + ") -> ()");
+    }
+  });
+}
+
+}  // namespace fusedact

@@ -1,0 +1,113 @@
+// The CUDA kernels' per-thread work (cuda/pointwise.cuh), run on the host for every thread
+// of small grids: every element written exactly once and right, nothing past the end,
+// over sizes and thread counts that hit every tail, with the math the GPU runs (float).
+#include "pointwise.cuh"
+#include "pointwise.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+using fusedact::cuda::ContiguousArgs;
+using fusedact::cuda::StridedArgs;
+
+// x -> x + 1 in place: an element processed twice would come out +2, one skipped +0.
+struct Increment {
+  static constexpr int kInputs = 1;
+  template <class V>
+  V operator()(V x) const {
+    return x + V(1);
+  }
+};
+
+constexpr float kPoison = -12345.f;
+
+// A 16-byte aligned float buffer of n elements and `pad` poisoned elements after them.
+struct Buffer {
+  Buffer(int64_t n, int64_t pad = 8) : storage(n + pad + 4, kPoison) {
+    auto address = reinterpret_cast<uintptr_t>(storage.data());
+    data = storage.data() + ((16 - address % 16) % 16) / sizeof(float);
+    for (int64_t i = 0; i < n; ++i) data[i] = static_cast<float>(i % 97);
+  }
+  std::vector<float> storage;
+  float* data;
+};
+
+template <int kVec>
+void check_contiguous_exactly_once(int64_t n, int64_t nthreads) {
+  Buffer buffer(n);
+  ContiguousArgs<float, 1> args{buffer.data, {buffer.data}};
+  for (int64_t t = 0; t < nthreads; ++t) {
+    fusedact::cuda::contiguous_thread<kVec>(t, nthreads, args, n, Increment{});
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(buffer.data[i], static_cast<float>(i % 97) + 1) << "element " << i << " of " << n << ", kVec " << kVec
+                                                               << ", " << nthreads << " threads";
+  }
+  for (int64_t i = n; i < n + 8; ++i) ASSERT_EQ(buffer.data[i], kPoison) << "wrote past the end at " << i;
+}
+
+TEST(CudaThreadWork, ContiguousWritesEveryElementOnce) {
+  for (int64_t n : {0, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 4099}) {
+    for (int64_t nthreads : {1, 2, 3, 32, 33, 256}) {
+      check_contiguous_exactly_once<4>(n, nthreads);
+      check_contiguous_exactly_once<1>(n, nthreads);
+    }
+  }
+}
+
+TEST(CudaThreadWork, StridedWritesEveryElementOnce) {
+  // A 2-D view with strides (1, rows) over a rows x cols buffer: the transposed layout.
+  struct Transposed {
+    int64_t rows, cols;
+    std::array<uint32_t, 2> get(uint32_t i) const {
+      const uint32_t r = i / cols, c = i % cols;
+      const uint32_t offset = (c * rows + r) * sizeof(float);
+      return {offset, offset};
+    }
+  };
+  for (int64_t rows : {1, 3, 8, 13}) {
+    for (int64_t cols : {1, 5, 16, 31}) {
+      for (int64_t nthreads : {1, 4, 7, 64}) {
+        const int64_t n = rows * cols;
+        Buffer buffer(n);
+        StridedArgs<2> args{{reinterpret_cast<char*>(buffer.data), reinterpret_cast<char*>(buffer.data)}};
+        for (int64_t t = 0; t < nthreads; ++t) {
+          fusedact::cuda::strided_thread<float, 1>(t, nthreads, args, Transposed{rows, cols}, n, Increment{});
+        }
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(buffer.data[i], static_cast<float>(i % 97) + 1) << i;
+        ASSERT_EQ(buffer.data[n], kPoison);
+      }
+    }
+  }
+}
+
+// The functors and math the GPU runs, in float and half, against torch's CPU results.
+TEST(CudaThreadWork, GpuMathMatchesTorch) {
+  const auto x = torch::randn({1000}) * 3;
+  for (bool tanh_approximation : {false, true}) {
+    auto out = torch::empty_like(x);
+    ContiguousArgs<float, 1> args{out.data_ptr<float>(), {x.data_ptr<float>()}};
+    const fusedact::ForwardFn<fusedact::math::Gelu> fn{{tanh_approximation}};
+    for (int64_t t = 0; t < 7; ++t) fusedact::cuda::contiguous_thread<4>(t, 7, args, x.numel(), fn);
+    const auto expected = torch::gelu(x, tanh_approximation ? "tanh" : "none");
+    EXPECT_TRUE(torch::allclose(out, expected, 1.3e-6, 1e-5)) << (out - expected).abs().max().item<float>();
+  }
+
+  const auto h = x.to(torch::kHalf);
+  const auto grad = torch::randn_like(h);
+  auto out = torch::empty_like(h);
+  ContiguousArgs<at::Half, 2> args{out.data_ptr<at::Half>(), {grad.data_ptr<at::Half>(), h.data_ptr<at::Half>()}};
+  const fusedact::BackwardFn<fusedact::math::Gelu> fn{{false}};
+  for (int64_t t = 0; t < 5; ++t) fusedact::cuda::contiguous_thread<8>(t, 5, args, h.numel(), fn);
+  auto leaf = h.to(torch::kFloat).requires_grad_();
+  torch::gelu(leaf).backward(grad.to(torch::kFloat));
+  EXPECT_TRUE(torch::allclose(out.to(torch::kFloat), leaf.grad(), 1e-3, 1e-3));
+}
+
+}  // namespace

@@ -1,0 +1,48 @@
+"""Shared fixtures: the devices to test on (CUDA tests skip only when there is no GPU) and
+the CPU instruction sets fusedact was built with."""
+
+import pytest
+import torch
+
+import fusedact
+
+HAS_CUDA = torch.cuda.is_available()
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="no GPU here")]),
+]
+
+CPU_ISAS = fusedact.build_info()["cpu_isas"]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return request.param
+
+
+@pytest.fixture(params=CPU_ISAS)
+def cpu_isa(request):
+    """Runs the test with the CPU kernels of each instruction set this machine supports."""
+    before = fusedact.build_info()["cpu_isa"]
+    fusedact.set_cpu_isa(request.param)
+    yield request.param
+    fusedact.set_cpu_isa(before)
+
+
+# Every CPU instruction set, then CUDA: the targets a numerics test runs on.
+TARGETS = [f"cpu-{isa}" for isa in CPU_ISAS] + [
+    pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="no GPU here")])
+]
+
+
+@pytest.fixture(params=TARGETS)
+def target(request):
+    """The device to run on; for "cpu-<isa>" targets, with that instruction set selected."""
+    if request.param == "cuda":
+        yield "cuda"
+        return
+    before = fusedact.build_info()["cpu_isa"]
+    fusedact.set_cpu_isa(request.param.split("-", 1)[1])
+    yield "cpu"
+    fusedact.set_cpu_isa(before)

@@ -1,0 +1,118 @@
+"""The one table the operator tests run from, and the inputs and comparisons they share.
+
+Each row names a fusedact op, how to call it (fusedact.functional), and its reference:
+torch.nn.functional's own function, called the same way. A new op is a new row.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+import fusedact.functional as FF
+
+FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parametrization of one pointwise operator."""
+
+    id: str
+    op: str  # name under torch.ops.fusedact
+    kwargs: dict = field(default_factory=dict)
+    inplace: bool = False  # has an inplace=True form (torch.ops.fusedact.<op>_)
+    # Where torch's own result comes from one of its code paths and disagrees with its other
+    # paths, the test expects torch's float64 answer instead: {(device type, dtype):
+    # where(x, result) -> bool mask}, result being torch's answer there. Each entry says why.
+    torch_artifacts: dict = field(default_factory=dict)
+
+    def fused(self, x, **extra):
+        return getattr(FF, self.op)(x, **self.kwargs, **extra)
+
+    def torch(self, x, **extra):
+        """torch.nn.functional's result, as it is."""
+        return getattr(F, self.op)(x, **self.kwargs, **extra)
+
+    def reference(self, x, **extra):
+        """What the forward is compared to: torch's result, with the documented artifacts
+        of torch's forward replaced by its float64 answer (torch_result)."""
+        return torch_result(self, x, lambda t: self.torch(t, **extra))
+
+    def fused_op(self):
+        return getattr(torch.ops.fusedact, self.op).default
+
+    def __str__(self):
+        return self.id
+
+
+def _onednn_gelu(x, result):
+    """torch's float32 / bfloat16 CPU gelu runs oneDNN's gelu_erf, which returns NaN at +inf,
+    overflows to inf at the largest finite value, and (on some CPUs) gives +0.0 where the
+    negative result underflows; torch's float64, float16 and CUDA paths give +inf, the input
+    itself (x * Phi(x) with Phi = 1) and -0.0."""
+    positive_zero = (result == 0) & ~result.signbit()
+    return (x == math.inf) | (x == torch.finfo(x.dtype).max) | (x.signbit() & positive_zero)
+
+
+_ONEDNN_GELU = {("cpu", torch.float32): _onednn_gelu, ("cpu", torch.bfloat16): _onednn_gelu}
+
+POINTWISE = [
+    Case("relu", "relu", inplace=True),
+    Case("gelu", "gelu", torch_artifacts=_ONEDNN_GELU),
+    Case("gelu_tanh", "gelu", {"approximate": "tanh"}),
+]
+
+
+# ---- inputs ----------------------------------------------------------------------------
+
+
+def random_input(shape, dtype, device, seed=0, scale=3.0):
+    """Draws from N(0, scale^2) in float64, then rounds once to dtype."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype=dtype, device=device)
+
+
+def extreme_values(dtype):
+    """SPEC section 2's extremes: +-1e4, +-max, +-inf, NaN, +-0, subnormals, and the
+    smallest normal; plus values where activations saturate."""
+    fi = torch.finfo(dtype)
+    subnormal = fi.tiny / 4 if dtype != torch.bfloat16 else fi.tiny / 2
+    return [
+        math.inf, -math.inf, math.nan, 0.0, -0.0, 1e4, -1e4, fi.max, -fi.max,
+        subnormal, -subnormal, fi.tiny, -fi.tiny, 1.0, -1.0, 20.0, -20.0, 100.0, -100.0,
+    ]
+
+
+def extreme_input(dtype, device):
+    return torch.tensor(extreme_values(dtype), dtype=torch.float64).to(dtype=dtype, device=device)
+
+
+def torch_result(case: Case, x: torch.Tensor, fn: Callable) -> torch.Tensor:
+    """fn(x) (torch), with the case's documented artifacts replaced by torch's float64 answer."""
+    where = case.torch_artifacts.get((x.device.type, x.dtype))
+    if where is None:
+        return fn(x)
+    exact = fn(x.double()).to(x.dtype)  # first: fn may write into x
+    x_before = x.detach().clone()
+    result = fn(x)
+    return torch.where(where(x_before, result.detach()), exact, result)
+
+
+# ---- comparison ----------------------------------------------------------------------------
+
+
+def assert_same(actual: torch.Tensor, expected: torch.Tensor, **tolerances):
+    """assert_close (default tolerances unless given) plus SPEC section 2's special values:
+    NaN where the reference has NaN, the same infinities, and the same sign on zeros."""
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    torch.testing.assert_close(actual, expected, equal_nan=True, **tolerances)
+    a, e = actual.detach().cpu().double(), expected.detach().cpu().double()
+    zeros = e == 0
+    mismatch = zeros & (a == 0) & (a.signbit() != e.signbit())
+    assert not mismatch.any(), f"signed zeros differ at {mismatch.nonzero().flatten().tolist()}"
+    inf = e.isinf()
+    assert torch.equal(a[inf], e[inf]), f"infinities differ: {a[inf].tolist()} vs {e[inf].tolist()}"

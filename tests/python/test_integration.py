@@ -1,0 +1,173 @@
+"""fusedact as PyTorch's machinery sees it: torch.library.opcheck on every operator,
+torch.compile, torch.export and TorchScript of models built from fusedact modules, the
+nn modules and convert(), and build_info / the command line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import fusedact
+from reference import POINTWISE, assert_same, random_input
+
+each_case = pytest.mark.parametrize("case", POINTWISE, ids=str)
+
+
+def _samples(device, requires_grad):
+    shapes = [(5,), (3, 4), (2, 3, 4, 5), ()]
+    return [random_input(s, torch.float32, device, seed=i).requires_grad_(requires_grad) for i, s in enumerate(shapes)]
+
+
+@each_case
+def test_opcheck_forward_backward_inplace(case, device):
+    for requires_grad in (False, True):
+        for x in _samples(device, requires_grad):
+            torch.library.opcheck(case.fused_op(), (x,), case.kwargs)
+            saved = x.detach()
+            grad = random_input(x.shape, torch.float32, device, seed=9).requires_grad_(requires_grad)
+            backward = getattr(torch.ops.fusedact, f"{case.op}_backward").default
+            torch.library.opcheck(backward, (grad, saved.requires_grad_(requires_grad)), case.kwargs)
+            if case.inplace:
+                inplace = getattr(torch.ops.fusedact, f"{case.op}_").default
+                torch.library.opcheck(inplace, (x.detach().clone(),), case.kwargs)
+
+
+def _models():
+    """The same small network built from torch.nn and from fusedact.nn modules."""
+
+    def build(nn):
+        torch.manual_seed(0)
+        return torch.nn.Sequential(
+            torch.nn.Linear(16, 32), nn.GELU(), torch.nn.Linear(32, 32), nn.GELU(approximate="tanh"),
+            torch.nn.Linear(32, 32), nn.ReLU(), torch.nn.Linear(32, 8),
+        )
+
+    return build(torch.nn), build(fusedact.nn)
+
+
+def _grads(model, x):
+    model.zero_grad()
+    out = model(x)
+    out.square().sum().backward()
+    return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+def test_torch_compile_fullgraph_matches_eager(device):
+    reference, model = _models()
+    model, reference = model.to(device), reference.to(device)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True)
+    x = random_input((4, 16), torch.float32, device)
+    out, grads = _grads(compiled, x)
+    ref_out, ref_grads = _grads(reference, x)
+    assert_same(out, ref_out, rtol=1e-5, atol=1e-5)
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert_same(g, r, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_compile_sees_fused_ops_in_both_graphs():
+    _, model = _models()
+    graphs = []
+
+    def capture(gm, example_inputs):
+        from functorch.compile import make_boxed_func
+        from torch._functorch.aot_autograd import aot_module_simplified
+
+        def keep(g, _):
+            graphs.append(str(g.graph))
+            return make_boxed_func(g.forward)
+
+        return aot_module_simplified(gm, example_inputs, fw_compiler=keep, bw_compiler=keep)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend=capture, fullgraph=True)
+    compiled(random_input((4, 16), torch.float32, "cpu").requires_grad_()).sum().backward()
+    forward, backward = graphs
+    assert "fusedact.gelu.default" in forward and "fusedact.relu.default" in forward
+    assert "fusedact.gelu_backward.default" in backward and "fusedact.relu_backward.default" in backward
+
+
+def test_inplace_under_torch_compile():
+    def f(x):
+        y = x * 2
+        fusedact.functional.relu(y, inplace=True)
+        return y + 1
+
+    x = random_input((8, 8), torch.float32, "cpu")
+    torch._dynamo.reset()
+    assert_same(torch.compile(f, fullgraph=True)(x), torch.relu(x * 2) + 1)
+
+
+def test_torch_export_and_jit_script():
+    reference, model = _models()
+    x = random_input((4, 16), torch.float32, "cpu")
+    expected = reference(x)
+
+    exported = torch.export.export(model, (x,))
+    assert "fusedact.gelu" in str(exported.graph)
+    assert_same(exported.module()(x), expected)
+
+    scripted = torch.jit.script(model)
+    assert_same(scripted(x), expected)
+    assert "fusedact::gelu" in str(scripted.inlined_graph)
+    inplace = torch.jit.script(fusedact.nn.ReLU(inplace=True))
+    y = x.clone()
+    assert inplace(y) is not None and torch.equal(y, torch.relu(x))
+
+
+def test_nn_modules_are_drop_in():
+    for fused, ref in [
+        (fusedact.nn.GELU(), torch.nn.GELU()),
+        (fusedact.nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")),
+        (fusedact.nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
+    ]:
+        assert repr(fused) == repr(ref)
+        assert fused.state_dict().keys() == ref.state_dict().keys()
+        assert isinstance(fused, type(ref))
+    with pytest.raises(TypeError):
+        fusedact.nn.GELU(approximate="tanh", bogus=1)
+
+
+def test_convert_swaps_modules_and_keeps_results(capsys):
+    reference, _ = _models()
+    model, _ = _models()
+    x = random_input((4, 16), torch.float32, "cpu")
+    assert fusedact.convert(model, verbose=True) is model
+    assert "replaced 2 GELU, 1 ReLU" in capsys.readouterr().out
+    kinds = [type(m) for m in model]
+    assert kinds.count(fusedact.nn.GELU) == 2 and kinds.count(fusedact.nn.ReLU) == 1
+    out, grads = _grads(model, x)
+    ref_out, ref_grads = _grads(reference, x)
+    assert_same(out, ref_out)
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert_same(g, r)
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(RuntimeError, match="fusedact.gelu: approximate must be 'none' or 'tanh', got 'fast'"):
+        fusedact.functional.gelu(torch.ones(3), approximate="fast")
+
+
+def test_build_info_and_cli():
+    info = fusedact.build_info()
+    assert info["torch"].split("+")[0] == torch.__version__.split("+")[0]
+    assert info["cpu_isa"] in info["cpu_isas"]
+    assert isinstance(info["cuda"], bool) and isinstance(info["cuda_archs"], list)
+    if torch.cuda.is_available():
+        assert info["cuda"], "a GPU is here but the CUDA kernels were not compiled in"
+    printed = subprocess.run([sys.executable, "-m", "fusedact", "info"], check=True, capture_output=True, text=True)
+    assert json.loads(printed.stdout) == info
+
+
+def test_cpu_isa_override_and_errors():
+    isas = fusedact.build_info()["cpu_isas"]
+    env_run = subprocess.run(
+        [sys.executable, "-c", "import fusedact; print(fusedact.build_info()['cpu_isa'])"],
+        env={**__import__("os").environ, "FUSEDACT_CPU_ISA": "default"}, check=True, capture_output=True, text=True,
+    )
+    assert env_run.stdout.strip() == "default"
+    with pytest.raises(ValueError, match="unknown CPU instruction set 'sse9'"):
+        fusedact.set_cpu_isa("sse9")
+    assert fusedact.build_info()["cpu_isa"] == isas[-1]

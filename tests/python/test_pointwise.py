@@ -1,0 +1,166 @@
+"""The pointwise operators against torch.nn.functional, driven by reference.POINTWISE:
+values and gradients on random and extreme inputs for every dtype, on every CPU instruction
+set and on CUDA; layouts; in-place forms; determinism; gradcheck and gradgradcheck; errors."""
+
+import pytest
+import torch
+
+from reference import (
+    FLOAT_DTYPES,
+    POINTWISE,
+    assert_same,
+    extreme_input,
+    random_input,
+)
+
+each_case = pytest.mark.parametrize("case", POINTWISE, ids=str)
+each_inplace_case = pytest.mark.parametrize("case", [c for c in POINTWISE if c.inplace], ids=str)
+
+
+@each_case
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_forward_matches_torch(case, dtype, target):
+    x = random_input((33, 65), dtype, target)
+    assert_same(case.fused(x), case.reference(x))
+    x = extreme_input(dtype, target)
+    assert_same(case.fused(x), case.reference(x))
+
+
+@each_case
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_backward_matches_torch(case, dtype, target):
+    for x in (random_input((33, 65), dtype, target), extreme_input(dtype, target)):
+        grad = random_input(x.shape, dtype, target, seed=1)
+
+        def grad_of(fn, x=x, grad=grad):
+            leaf = x.clone().requires_grad_()
+            (result,) = torch.autograd.grad(fn(leaf), leaf, grad)
+            return result
+
+        actual = grad_of(case.fused)
+        assert_same(actual, grad_of(case.torch))
+
+
+# layout -> (shape of a fresh base tensor, the view of it the op receives)
+LAYOUTS = {
+    "contiguous": ((4, 6, 5, 7), lambda t: t),
+    "transposed": ((4, 6, 5, 7), lambda t: t.transpose(1, 3)),
+    "channels_last": ((4, 6, 5, 7), lambda t: t.contiguous(memory_format=torch.channels_last)),
+    "sliced": ((4, 6, 5, 7), lambda t: t[:, ::2, 1:, :]),
+    "expanded": ((1, 6, 1, 7), lambda t: t.expand(4, 6, 5, 7)),
+    "zero_dim": ((4, 6), lambda t: t[1, 2]),
+    "empty": ((4, 0, 3), lambda t: t),
+    "one_element": ((1, 1), lambda t: t),
+    "odd_1d": ((1023,), lambda t: t),
+}
+
+
+@each_case
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_layouts_values_and_strides(case, layout, device):
+    shape, view = LAYOUTS[layout]
+    base = random_input(shape, torch.float32, device, seed=2)
+    x = view(base)
+    actual, expected = case.fused(x), case.reference(x)
+    assert_same(actual, expected)
+    assert actual.stride() == expected.stride(), "output memory format differs from torch's"
+
+    # Gradients, with grad_output in yet another layout (reversed strides).
+    reverse = tuple(reversed(range(x.dim())))
+    grad = random_input(tuple(reversed(x.shape)), torch.float32, device, seed=5).permute(reverse)
+    leaf, ref_leaf = base.clone().requires_grad_(), base.clone().requires_grad_()
+    (g,) = torch.autograd.grad(case.fused(view(leaf)), leaf, grad)
+    (g_ref,) = torch.autograd.grad(case.reference(view(ref_leaf)), ref_leaf, grad)
+    assert_same(g, g_ref)
+
+
+@each_case
+def test_deterministic_across_runs_and_threads(case):
+    x = random_input((1 << 17) + 7, torch.float32, "cpu")  # above the grain size: threads split it
+    grad = random_input(x.shape, torch.float32, "cpu", seed=1)
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n in (1, 2, 3, 1):
+            torch.set_num_threads(n)
+            leaf = x.clone().requires_grad_()
+            y = case.fused(leaf)
+            (g,) = torch.autograd.grad(y, leaf, grad)
+            outputs.append((y.detach(), g))
+    finally:
+        torch.set_num_threads(threads)
+    for y, g in outputs[1:]:
+        assert torch.equal(y, outputs[0][0]) and torch.equal(g, outputs[0][1])
+
+
+@each_case
+def test_gradcheck_and_gradgradcheck(case, device):
+    x = random_input((7, 5), torch.float64, device, seed=6, scale=2.0)
+    x = torch.where(x.abs() < 0.05, x + 0.1, x).requires_grad_()  # away from kinks
+    assert torch.autograd.gradcheck(case.fused, (x,))
+    assert torch.autograd.gradgradcheck(case.fused, (x,))
+
+
+@each_inplace_case
+def test_inplace(case, device):
+    x = random_input((9, 11), torch.float32, device)
+
+    y = x.clone()
+    version = y._version
+    out = case.fused(y, inplace=True)
+    assert out is y and y._version > version
+    assert_same(y, case.reference(x))
+
+    # Through autograd on a non-leaf, as torch allows; gradients match torch's.
+    leaf, ref_leaf = x.clone().requires_grad_(), x.clone().requires_grad_()
+    grad = random_input(x.shape, torch.float32, device, seed=1)
+    (g,) = torch.autograd.grad(case.fused(leaf * 1, inplace=True), leaf, grad)
+    (g_ref,) = torch.autograd.grad(case.reference(ref_leaf * 1, inplace=True), ref_leaf, grad)
+    assert_same(g, g_ref)
+
+    # The errors torch raises.
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        case.fused(x.clone().requires_grad_(), inplace=True)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        case.fused(x[:1].expand(4, 11), inplace=True)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [torch.arange(6), torch.ones(3, dtype=torch.bool), torch.ones(3, dtype=torch.complex64)],
+    ids=lambda t: str(t.dtype),
+)
+@each_case
+def test_non_floating_input_is_a_clear_error(case, bad):
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.op}: expected input to be a floating-point tensor"):
+        case.fused(bad)
+
+
+@each_case
+def test_backward_op_checks_its_arguments(case):
+    op = getattr(torch.ops.fusedact, f"{case.op}_backward")
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.op}_backward: grad_output has shape \[3\] but"):
+        op(torch.ones(3), torch.ones(4), **case.kwargs)
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.op}_backward: grad_output is Double"):
+        op(torch.ones(3, dtype=torch.float64), torch.ones(3), **case.kwargs)
+
+
+@each_case
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here")
+def test_cuda_misaligned_and_huge(case):
+    base = random_input(1 << 12, torch.float16, "cuda")
+    for offset in (1, 3, 7):  # pointers off the 16-byte grid take the scalar path
+        x = base[offset:]
+        assert_same(case.fused(x), case.reference(x))
+    # More than 2^31 elements: 64-bit indexing in the contiguous kernel, 32-bit splits in the strided one.
+    n = (1 << 31) + 129
+    x = torch.empty(n, dtype=torch.bfloat16, device="cuda").uniform_(-4, 4)
+    y = case.fused(x)
+    tail = slice(n - 4096, n)
+    assert_same(y[tail], case.reference(x[tail]))
+    assert_same(y[:4096], case.reference(x[:4096]))
+    del y
+    x2 = x.view(-1)[: (n // 2) * 2].view(-1, 2).t()  # strided, > 2^31 elements
+    y2 = case.fused(x2)
+    assert_same(y2[:, -4096:], case.reference(x2[:, -4096:]))

@@ -8,14 +8,40 @@
 
 namespace fusedact {
 
-at::Tensor relu(const at::Tensor& input) { return Pointwise<ReluOp>::forward_op().call(input); }
-at::Tensor& relu_(at::Tensor& input) {
-  Pointwise<ReluOp>::inplace_op().call(input);
+namespace {
+
+template <class Op, class... P>
+at::Tensor call(const at::Tensor& input, P... params) {
+  return Pointwise<Op>::forward_op().call(input, params...);
+}
+
+template <class Op, class... P>
+at::Tensor& call_(at::Tensor& input, P... params) {
+  Pointwise<Op>::inplace_op().call(input, params...);
   return input;
 }
 
-at::Tensor gelu(const at::Tensor& input, c10::string_view approximate) {
-  return Pointwise<GeluOp>::forward_op().call(input, approximate);
+}  // namespace
+
+at::Tensor sigmoid(const at::Tensor& input) { return call<SigmoidOp>(input); }
+at::Tensor tanh(const at::Tensor& input) { return call<TanhOp>(input); }
+at::Tensor relu(const at::Tensor& input) { return call<ReluOp>(input); }
+at::Tensor& relu_(at::Tensor& input) { return call_<ReluOp>(input); }
+at::Tensor leaky_relu(const at::Tensor& input, double slope) { return call<LeakyReluOp>(input, slope); }
+at::Tensor& leaky_relu_(at::Tensor& input, double slope) { return call_<LeakyReluOp>(input, slope); }
+at::Tensor elu(const at::Tensor& input, double alpha) { return call<EluOp>(input, alpha); }
+at::Tensor& elu_(at::Tensor& input, double alpha) { return call_<EluOp>(input, alpha); }
+at::Tensor selu(const at::Tensor& input) { return call<SeluOp>(input); }
+at::Tensor& selu_(at::Tensor& input) { return call_<SeluOp>(input); }
+at::Tensor gelu(const at::Tensor& input, c10::string_view approximate) { return call<GeluOp>(input, approximate); }
+at::Tensor quick_gelu(const at::Tensor& input) { return call<QuickGeluOp>(input); }
+at::Tensor silu(const at::Tensor& input) { return call<SiluOp>(input); }
+at::Tensor& silu_(at::Tensor& input) { return call_<SiluOp>(input); }
+at::Tensor swish(const at::Tensor& input, double beta) { return call<SwishOp>(input, beta); }
+at::Tensor mish(const at::Tensor& input) { return call<MishOp>(input); }
+at::Tensor& mish_(at::Tensor& input) { return call_<MishOp>(input); }
+at::Tensor softplus(const at::Tensor& input, double beta, double threshold) {
+  return call<SoftplusOp>(input, beta, threshold);
 }
 
 BuildInfo build_info() {

@@ -47,6 +47,15 @@ auto unpack_and_call(const c10::IValue& packed, F&& f) {
 // Upcasts 16-bit tensors for the composite formula, so it too computes in float32.
 at::Tensor opmath(const at::Tensor& t) { return at::isReducedFloatingType(t.scalar_type()) ? t.to(at::kFloat) : t; }
 
+// A piecewise-linear formula (relu's where(y <= 0, 0, grad)) depends on the saved tensor only
+// through a mask, so autograd sees no edge to it. torch's backward ops keep the edge, with a
+// zero derivative, so that a gradient of the gradient exists (and is zero); so do we:
+// where(false, saved, result) has result's values and saved in its graph.
+at::Tensor connect(const at::Tensor& result, const at::Tensor& saved) {
+  if (!saved.requires_grad() || result.requires_grad()) return result;
+  return at::where(at::zeros({}, saved.options().dtype(at::kBool)), saved, result);
+}
+
 template <class Op, class Params = ParamsOf<Op>>
 struct PointwiseAutograd;
 
@@ -55,14 +64,11 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
   using Impl = Pointwise<Op>;
   static constexpr bool kSavesOutput = Impl::kSavesOutput;
 
-  static variable_list backward_from(AutogradContext* ctx, const variable_list& grads) {
+  static at::Tensor grad_input(AutogradContext* ctx, const variable_list& grads) {
     const at::Tensor saved = ctx->get_saved_variables()[0];
-    at::Tensor grad_input = unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
+    return unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
       return Impl::backward_op().call(grads[0], saved, params...);
     });
-    variable_list result = {grad_input};
-    result.resize(1 + sizeof...(P));  // no gradient for the non-tensor parameters
-    return result;
   }
 
   struct Forward : torch::autograd::Function<Forward> {
@@ -78,40 +84,78 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
       ctx->saved_data["params"] = pack(params...);
       return out;
     }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) { return backward_from(ctx, grads); }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      variable_list result = {grad_input(ctx, grads)};
+      result.resize(1 + sizeof...(P));  // no gradient for the non-tensor parameters
+      return result;
+    }
   };
 
-  struct Inplace : torch::autograd::Function<Inplace> {
+  // In place, for the ops whose backward needs only the output: the output is saved.
+  struct InplaceFromOutput : torch::autograd::Function<InplaceFromOutput> {
     static constexpr bool is_traceable = true;
 
     static at::Tensor forward(AutogradContext* ctx, at::Tensor self, P... params) {
-      // An op whose derivative needs its input keeps a copy of it, as torch's in-place
-      // activations (silu_, mish_) do.
-      at::Tensor original = (!kSavesOutput && self.requires_grad()) ? self.clone() : at::Tensor();
-      {
-        at::AutoDispatchBelowADInplaceOrView guard;
-        Impl::inplace_op().call(self, params...);
-      }
+      run_inplace(self, params...);
       ctx->mark_dirty({self});
-      ctx->save_for_backward({kSavesOutput ? self : original});
+      ctx->save_for_backward({self});
       ctx->saved_data["params"] = pack(params...);
       return self;
     }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) { return backward_from(ctx, grads); }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      variable_list result = {grad_input(ctx, grads)};
+      result.resize(1 + sizeof...(P));
+      return result;
+    }
   };
+
+  // In place, for the ops whose backward needs the input: `original` is a copy of self taken
+  // before the op with its autograd history (as torch's silu_ and mish_ keep one). The
+  // gradient flows to the input through that copy, so double backward works.
+  struct InplaceFromInput : torch::autograd::Function<InplaceFromInput> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, at::Tensor self, const at::Tensor& original, P... params) {
+      run_inplace(self, params...);
+      ctx->mark_dirty({self});
+      ctx->save_for_backward({original});
+      ctx->saved_data["params"] = pack(params...);
+      return self;
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      variable_list result = {at::Tensor(), grad_input(ctx, grads)};
+      result.resize(2 + sizeof...(P));
+      return result;
+    }
+  };
+
+  static void run_inplace(at::Tensor& self, P... params) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    Impl::inplace_op().call(self, params...);
+  }
 
   static at::Tensor forward(const at::Tensor& self, P... params) { return Forward::apply(self, params...); }
 
   static void forward_(at::Tensor& self, P... params) {
-    torch::autograd::check_inplace(self, torch::autograd::compute_requires_grad(self));
-    Inplace::apply(self, params...);
+    const bool requires_grad = torch::autograd::compute_requires_grad(self);
+    torch::autograd::check_inplace(self, requires_grad);
+    if (!requires_grad) {
+      // Nothing to record (and nothing extra for torch.compile to trace): run the op and bump
+      // the version counter, as autograd would.
+      run_inplace(self, params...);
+      torch::autograd::increment_version(self);
+    } else if constexpr (kSavesOutput) {
+      InplaceFromOutput::apply(self, params...);
+    } else {
+      InplaceFromInput::apply(self, self.clone(), params...);
+    }
   }
 
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
     if (at::GradMode::is_enabled() && (grad.requires_grad() || saved.requires_grad())) {
       auto fn = BackwardFn<typename Op::Math>{Op::make(params...)};
       at::Tensor result = fn(TensorValue(opmath(grad)), TensorValue(opmath(saved))).get();
-      return result.to(saved.scalar_type());
+      return connect(result.to(saved.scalar_type()), saved);
     }
     at::AutoDispatchBelowADInplaceOrView guard;
     return Impl::backward_op().call(grad, saved, params...);

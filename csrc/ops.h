@@ -42,6 +42,69 @@ struct GeluOp : PointwiseOp<math::Gelu> {
   }
 };
 
+struct SigmoidOp : PointwiseOp<math::Sigmoid> {
+  static constexpr const char* kName = "sigmoid";
+  static constexpr const char* kParams = "";
+  static math::Sigmoid make() { return {}; }
+};
+
+struct TanhOp : PointwiseOp<math::Tanh> {
+  static constexpr const char* kName = "tanh";
+  static constexpr const char* kParams = "";
+  static math::Tanh make() { return {}; }
+};
+
+struct LeakyReluOp : PointwiseOp<math::LeakyRelu, /*inplace=*/true> {
+  static constexpr const char* kName = "leaky_relu";
+  static constexpr const char* kParams = "float negative_slope=0.01";
+  static math::LeakyRelu make(double negative_slope) { return {negative_slope}; }
+};
+
+struct EluOp : PointwiseOp<math::Elu, /*inplace=*/true> {
+  static constexpr const char* kName = "elu";
+  static constexpr const char* kParams = "float alpha=1.0";
+  static math::Elu make(double alpha) { return {alpha}; }
+};
+
+struct SeluOp : PointwiseOp<math::Elu, /*inplace=*/true> {
+  static constexpr const char* kName = "selu";
+  static constexpr const char* kParams = "";
+  static math::Elu make() { return {math::kSeluAlpha, math::kSeluScale}; }
+};
+
+struct SoftplusOp : PointwiseOp<math::Softplus> {
+  static constexpr const char* kName = "softplus";
+  static constexpr const char* kParams = "float beta=1.0, float threshold=20.0";
+  static math::Softplus make(double beta, double threshold) {
+    TORCH_CHECK(beta != 0, "fusedact.softplus: beta must be non-zero");
+    return {beta, threshold};
+  }
+};
+
+struct SiluOp : PointwiseOp<math::Silu, /*inplace=*/true> {
+  static constexpr const char* kName = "silu";
+  static constexpr const char* kParams = "";
+  static math::Silu make() { return {}; }
+};
+
+struct SwishOp : PointwiseOp<math::Swish> {
+  static constexpr const char* kName = "swish";
+  static constexpr const char* kParams = "float beta=1.0";
+  static math::Swish make(double beta) { return {beta}; }
+};
+
+struct QuickGeluOp : PointwiseOp<math::Swish> {
+  static constexpr const char* kName = "quick_gelu";
+  static constexpr const char* kParams = "";
+  static math::Swish make() { return {math::kQuickGeluBeta}; }
+};
+
+struct MishOp : PointwiseOp<math::Mish, /*inplace=*/true> {
+  static constexpr const char* kName = "mish";
+  static constexpr const char* kParams = "";
+  static math::Mish make() { return {}; }
+};
+
 // ---- helpers over the table ------------------------------------------------------------
 
 template <class... Ts>
@@ -55,7 +118,8 @@ void for_each_type(TypeList<Ts...>, F&& f) {
 
 // ---- the table ---------------------------------------------------------------------------
 
-using PointwiseOps = TypeList<ReluOp, GeluOp>;
+using PointwiseOps = TypeList<SigmoidOp, TanhOp, ReluOp, LeakyReluOp, EluOp, SeluOp, GeluOp, QuickGeluOp, SiluOp,
+                              SwishOp, MishOp, SoftplusOp>;
 
 // The schema argument types of an entry, as deduced from its `make`.
 template <class Op>

@@ -13,8 +13,11 @@ logger = logging.getLogger("fusedact")
 
 #: torch.nn module type -> its fusedact.nn replacement (a subclass of it).
 REPLACEMENTS: dict[type, type] = {
-    torch.nn.ReLU: fnn.ReLU,
-    torch.nn.GELU: fnn.GELU,
+    base: replacement
+    for replacement in vars(fnn).values()
+    if isinstance(replacement, type) and issubclass(replacement, torch.nn.Module)
+    for base in replacement.__bases__
+    if base.__module__.startswith("torch.nn") and base is not torch.nn.Module
 }
 
 

@@ -1,34 +1,106 @@
 """fusedact.functional: one function per operator, with torch.nn.functional's signature.
 
-Each calls the fused operator ``torch.ops.fusedact.<name>``; results match the
-torch.nn.functional twin (see the numerics contract in the README).
+Each calls the fused operator ``torch.ops.fusedact.<name>`` (the ``inplace=True`` forms call
+``<name>_`` and return their input); results match the torch.nn.functional twin (see the
+numerics contract in the README).
 """
 
 import torch
 from torch import Tensor
 
-__all__ = ["relu", "gelu"]
+__all__ = [
+    "elu",
+    "gelu",
+    "leaky_relu",
+    "mish",
+    "quick_gelu",
+    "relu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "swish",
+    "tanh",
+]
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    r"""sigmoid(x) = 1 / (1 + exp(-x)). As :func:`torch.sigmoid`."""
+    return torch.ops.fusedact.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    r"""tanh(x). As :func:`torch.tanh`."""
+    return torch.ops.fusedact.tanh(input)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    r"""relu(x) = max(0, x), element-wise. As :func:`torch.nn.functional.relu`.
-
-    Args:
-        input: a floating-point tensor.
-        inplace: overwrite ``input`` with the result and return it.
-    """
+    r"""relu(x) = max(0, x). As :func:`torch.nn.functional.relu`."""
     if inplace:
         torch.ops.fusedact.relu_(input)
         return input
     return torch.ops.fusedact.relu(input)
 
 
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    r"""x if x > 0 else negative_slope * x. As :func:`torch.nn.functional.leaky_relu`."""
+    if inplace:
+        torch.ops.fusedact.leaky_relu_(input, negative_slope)
+        return input
+    return torch.ops.fusedact.leaky_relu(input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    r"""x if x > 0 else alpha * (exp(x) - 1). As :func:`torch.nn.functional.elu`."""
+    if inplace:
+        torch.ops.fusedact.elu_(input, alpha)
+        return input
+    return torch.ops.fusedact.elu(input, alpha)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""scale * elu(x, alpha) with SELU's constants. As :func:`torch.nn.functional.selu`."""
+    if inplace:
+        torch.ops.fusedact.selu_(input)
+        return input
+    return torch.ops.fusedact.selu(input)
+
+
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     r"""gelu(x) = x * Phi(x), Phi the standard normal CDF. As :func:`torch.nn.functional.gelu`.
 
-    Args:
-        input: a floating-point tensor.
-        approximate: ``'none'`` for the exact erf form, ``'tanh'`` for
-            0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    ``approximate='tanh'`` gives 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
     """
     return torch.ops.fusedact.gelu(input, approximate=approximate)
+
+
+def quick_gelu(input: Tensor) -> Tensor:
+    r"""x * sigmoid(1.702 x), CLIP's approximation of gelu."""
+    return torch.ops.fusedact.quick_gelu(input)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""silu(x) = x * sigmoid(x). As :func:`torch.nn.functional.silu`."""
+    if inplace:
+        torch.ops.fusedact.silu_(input)
+        return input
+    return torch.ops.fusedact.silu(input)
+
+
+def swish(input: Tensor, beta: float = 1.0) -> Tensor:
+    r"""swish(x) = x * sigmoid(beta x), beta a Python number (silu when beta = 1)."""
+    return torch.ops.fusedact.swish(input, beta)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""mish(x) = x * tanh(softplus(x)). As :func:`torch.nn.functional.mish`."""
+    if inplace:
+        torch.ops.fusedact.mish_(input)
+        return input
+    return torch.ops.fusedact.mish(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    r"""log(1 + exp(beta x)) / beta, and x where beta x > threshold.
+    As :func:`torch.nn.functional.softplus`."""
+    return torch.ops.fusedact.softplus(input, beta, threshold)

@@ -1,8 +1,8 @@
 """fusedact.nn: one module per operator, drop-in replacements for the torch.nn activations.
 
-Each module subclasses its torch.nn twin, so the constructor signature, attributes, repr,
-state_dict keys and ``isinstance`` checks are torch.nn's own; only ``forward`` runs the
-fused operator.
+Each module with a torch.nn twin subclasses it, so the constructor signature, attributes,
+repr, state_dict keys and ``isinstance`` checks are torch.nn's own; only ``forward`` runs
+the fused operator. QuickGELU and Swish have no torch.nn twin.
 """
 
 import torch
@@ -10,19 +10,97 @@ from torch import Tensor
 
 from . import functional as F
 
-__all__ = ["ReLU", "GELU"]
+__all__ = [
+    "ELU", "GELU", "SELU", "LeakyReLU", "Mish", "QuickGELU", "ReLU", "SiLU", "Sigmoid", "Softplus", "Swish", "Tanh",
+]
+
+
+class Sigmoid(torch.nn.Sigmoid):
+    """As :class:`torch.nn.Sigmoid`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
+
+
+class Tanh(torch.nn.Tanh):
+    """As :class:`torch.nn.Tanh`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
 
 
 class ReLU(torch.nn.ReLU):
-    """relu(x) = max(0, x). As :class:`torch.nn.ReLU` (``inplace=False``)."""
+    """As :class:`torch.nn.ReLU` (``inplace=False``)."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input, inplace=self.inplace)
 
 
+class LeakyReLU(torch.nn.LeakyReLU):
+    """As :class:`torch.nn.LeakyReLU` (``negative_slope=0.01, inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
+
+
+class ELU(torch.nn.ELU):
+    """As :class:`torch.nn.ELU` (``alpha=1.0, inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha, self.inplace)
+
+
+class SELU(torch.nn.SELU):
+    """As :class:`torch.nn.SELU` (``inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.selu(input, self.inplace)
+
+
 class GELU(torch.nn.GELU):
-    """gelu(x) = x * Phi(x), or its tanh approximation. As :class:`torch.nn.GELU`
-    (``approximate='none'``)."""
+    """As :class:`torch.nn.GELU` (``approximate='none'``)."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, approximate=self.approximate)
+
+
+class QuickGELU(torch.nn.Module):
+    """x * sigmoid(1.702 x), CLIP's GELU."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.quick_gelu(input)
+
+
+class SiLU(torch.nn.SiLU):
+    """As :class:`torch.nn.SiLU` (``inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input, inplace=self.inplace)
+
+
+class Swish(torch.nn.Module):
+    """x * sigmoid(beta x), with beta a constant (``learnable=False``)."""
+
+    def __init__(self, beta: float = 1.0) -> None:
+        super().__init__()
+        self.beta = float(beta)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.swish(input, self.beta)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
+
+
+class Mish(torch.nn.Mish):
+    """As :class:`torch.nn.Mish` (``inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.mish(input, inplace=self.inplace)
+
+
+class Softplus(torch.nn.Softplus):
+    """As :class:`torch.nn.Softplus` (``beta=1.0, threshold=20.0``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -36,21 +39,50 @@ void expect_matches(Fused fused, Reference reference, torch::Dtype dtype = torch
   expect_close(x.grad(), x_ref.grad());
 }
 
-TEST(Api, GeluMatchesTorch) {
-  for (auto dtype : {torch::kFloat, torch::kDouble}) {
-    expect_matches([](auto& x) { return fusedact::gelu(x); }, [](auto& x) { return torch::gelu(x); }, dtype);
-    expect_matches([](auto& x) { return fusedact::gelu(x, "tanh"); }, [](auto& x) { return torch::gelu(x, "tanh"); },
-                   dtype);
-  }
+using Fn = std::function<torch::Tensor(const torch::Tensor&)>;
+
+struct Case {
+  std::string name;
+  Fn fused;
+  Fn reference;
+};
+
+// Every function of fusedact.h next to its LibTorch twin (or composition).
+std::vector<Case> cases() {
+  namespace F = torch::nn::functional;
+  return {
+      {"sigmoid", [](auto& x) { return fusedact::sigmoid(x); }, [](auto& x) { return torch::sigmoid(x); }},
+      {"tanh", [](auto& x) { return fusedact::tanh(x); }, [](auto& x) { return torch::tanh(x); }},
+      {"relu", [](auto& x) { return fusedact::relu(x); }, [](auto& x) { return torch::relu(x); }},
+      {"leaky_relu", [](auto& x) { return fusedact::leaky_relu(x, 0.2); },
+       [](auto& x) { return torch::leaky_relu(x, 0.2); }},
+      {"elu", [](auto& x) { return fusedact::elu(x, 0.5); }, [](auto& x) { return torch::elu(x, 0.5); }},
+      {"selu", [](auto& x) { return fusedact::selu(x); }, [](auto& x) { return torch::selu(x); }},
+      {"gelu", [](auto& x) { return fusedact::gelu(x); }, [](auto& x) { return torch::gelu(x); }},
+      {"gelu_tanh", [](auto& x) { return fusedact::gelu(x, "tanh"); }, [](auto& x) { return torch::gelu(x, "tanh"); }},
+      {"quick_gelu", [](auto& x) { return fusedact::quick_gelu(x); },
+       [](auto& x) { return x * torch::sigmoid(1.702 * x); }},
+      {"silu", [](auto& x) { return fusedact::silu(x); }, [](auto& x) { return torch::silu(x); }},
+      {"swish", [](auto& x) { return fusedact::swish(x, 0.5); }, [](auto& x) { return x * torch::sigmoid(0.5 * x); }},
+      {"mish", [](auto& x) { return fusedact::mish(x); }, [](auto& x) { return torch::mish(x); }},
+      {"softplus", [](auto& x) { return fusedact::softplus(x, 2.0, 5.0); },
+       [](auto& x) { return F::softplus(x, F::SoftplusFuncOptions().beta(2.0).threshold(5.0)); }},
+      // In place, through autograd on a non-leaf.
+      {"relu_", [](auto& x) { auto y = x * 1; return fusedact::relu_(y); }, [](auto& x) { return torch::relu(x); }},
+      {"leaky_relu_", [](auto& x) { auto y = x * 1; return fusedact::leaky_relu_(y, 0.2); },
+       [](auto& x) { return torch::leaky_relu(x, 0.2); }},
+      {"elu_", [](auto& x) { auto y = x * 1; return fusedact::elu_(y); }, [](auto& x) { return torch::elu(x); }},
+      {"selu_", [](auto& x) { auto y = x * 1; return fusedact::selu_(y); }, [](auto& x) { return torch::selu(x); }},
+      {"silu_", [](auto& x) { auto y = x * 1; return fusedact::silu_(y); }, [](auto& x) { return torch::silu(x); }},
+      {"mish_", [](auto& x) { auto y = x * 1; return fusedact::mish_(y); }, [](auto& x) { return torch::mish(x); }},
+  };
 }
 
-TEST(Api, ReluMatchesTorch) {
-  expect_matches([](auto& x) { return fusedact::relu(x); }, [](auto& x) { return torch::relu(x); });
-  // In place, through autograd on a non-leaf.
-  expect_matches([](auto& x) {
-    auto y = x * 1;
-    return fusedact::relu_(y);
-  }, [](auto& x) { return torch::relu(x * 1); });
+TEST(Api, EveryFunctionMatchesTorch) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    for (auto dtype : {torch::kFloat, torch::kDouble}) expect_matches(c.fused, c.reference, dtype);
+  }
 }
 
 TEST(Api, InplaceReturnsItsArgument) {
@@ -63,36 +95,56 @@ TEST(Api, InplaceReturnsItsArgument) {
 
 TEST(Api, DoubleBackward) {
   auto x = sample({6, 7}, torch::kDouble).requires_grad_();
-  for (std::string approximate : {"none", "tanh"}) {
-    auto y = fusedact::gelu(x, approximate);
-    auto y_ref = torch::gelu(x, approximate);
-    auto g = torch::autograd::grad({y.sum()}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
-    auto g_ref = torch::autograd::grad({y_ref.sum()}, {x}, {}, true, true)[0];
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    auto g = torch::autograd::grad({c.fused(x).sum()}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    auto g_ref = torch::autograd::grad({c.reference(x).sum()}, {x}, {}, true, true)[0];
     auto gg = torch::autograd::grad({g.sum()}, {x})[0];
     auto gg_ref = torch::autograd::grad({g_ref.sum()}, {x})[0];
     expect_close(gg, gg_ref);
   }
 }
 
-TEST(Api, ModulesMatchTorchModules) {
+// A fusedact module against its torch::nn twin built with the same options.
+template <class Fused, class Reference, class... Options>
+void expect_module_matches(const std::string& printed, Options... options) {
+  SCOPED_TRACE(printed);
   auto x = sample({8, 16});
-  fusedact::nn::GELU gelu(torch::nn::GELUOptions().approximate("tanh"));
-  torch::nn::GELU gelu_ref(torch::nn::GELUOptions().approximate("tanh"));
-  expect_close(gelu(x), gelu_ref(x));
-  fusedact::nn::ReLU relu;
-  expect_close(relu(x), torch::relu(x));
+  Fused fused(options...);
+  Reference reference(options...);
+  expect_close(fused(x), reference(x));
+  std::ostringstream stream;
+  stream << *fused;
+  EXPECT_EQ(stream.str(), printed);
+  EXPECT_TRUE(std::dynamic_pointer_cast<typename Fused::Impl>(fused->clone()));
+}
 
-  torch::nn::Sequential net(torch::nn::Linear(16, 4), fusedact::nn::GELU(), fusedact::nn::ReLU());
-  auto y = net->forward(x);
-  y.sum().backward();
+TEST(Api, ModulesMatchTorchModules) {
+  expect_module_matches<fusedact::nn::Sigmoid, torch::nn::Sigmoid>("fusedact::nn::Sigmoid()");
+  expect_module_matches<fusedact::nn::Tanh, torch::nn::Tanh>("fusedact::nn::Tanh()");
+  expect_module_matches<fusedact::nn::ReLU, torch::nn::ReLU>("fusedact::nn::ReLU()");
+  expect_module_matches<fusedact::nn::LeakyReLU, torch::nn::LeakyReLU>(
+      "fusedact::nn::LeakyReLU(negative_slope=0.2)", torch::nn::LeakyReLUOptions().negative_slope(0.2));
+  expect_module_matches<fusedact::nn::ELU, torch::nn::ELU>("fusedact::nn::ELU(alpha=0.5)",
+                                                          torch::nn::ELUOptions().alpha(0.5));
+  expect_module_matches<fusedact::nn::SELU, torch::nn::SELU>("fusedact::nn::SELU()");
+  expect_module_matches<fusedact::nn::GELU, torch::nn::GELU>("fusedact::nn::GELU(approximate=tanh)",
+                                                            torch::nn::GELUOptions().approximate("tanh"));
+  expect_module_matches<fusedact::nn::SiLU, torch::nn::SiLU>("fusedact::nn::SiLU()");
+  expect_module_matches<fusedact::nn::Mish, torch::nn::Mish>("fusedact::nn::Mish()");
+  expect_module_matches<fusedact::nn::Softplus, torch::nn::Softplus>(
+      "fusedact::nn::Softplus(beta=2, threshold=5)", torch::nn::SoftplusOptions().beta(2.0).threshold(5.0));
+
+  auto x = sample({8, 16});
+  expect_close(fusedact::nn::QuickGELU()(x), x * torch::sigmoid(1.702 * x));
+  expect_close(fusedact::nn::Swish(fusedact::nn::SwishOptions(0.5))(x), x * torch::sigmoid(0.5 * x));
+  auto y = x.clone();
+  fusedact::nn::ReLU(torch::nn::ReLUOptions().inplace(true))(y);
+  expect_close(y, torch::relu(x));
+
+  torch::nn::Sequential net(torch::nn::Linear(16, 4), fusedact::nn::GELU(), fusedact::nn::Mish());
+  net->forward(x).sum().backward();
   EXPECT_TRUE(net->parameters()[0].grad().defined());
-
-  std::ostringstream printed;
-  printed << *gelu;
-  EXPECT_EQ(printed.str(), "fusedact::nn::GELU(approximate=tanh)");
-  auto copy = std::dynamic_pointer_cast<fusedact::nn::GELUImpl>(gelu->clone());
-  ASSERT_TRUE(copy);
-  EXPECT_EQ(copy->options.approximate(), "tanh");
 }
 
 TEST(Api, ClearErrors) {

@@ -16,30 +16,54 @@ import fusedact.functional as FF
 FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 
+def in_opmath(fn: Callable) -> Callable:
+    """fn computed in float32 for float16 / bfloat16 inputs and rounded once, as fusedact
+    computes; the reference for ops that torch has no single function for."""
+
+    def wrapped(x, **kwargs):
+        if x.dtype in (torch.float16, torch.bfloat16):
+            return fn(x.float(), **kwargs).to(x.dtype)
+        return fn(x, **kwargs)
+
+    return wrapped
+
+
 @dataclass(frozen=True)
 class Case:
     """One parametrization of one pointwise operator."""
 
     id: str
-    op: str  # name under torch.ops.fusedact
+    op: str  # name under torch.ops.fusedact and fusedact.functional
     kwargs: dict = field(default_factory=dict)
     inplace: bool = False  # has an inplace=True form (torch.ops.fusedact.<op>_)
+    # The reference, called as fn(x, **kwargs, **extra); torch.nn.functional.<op> if None.
+    torch_fn: Callable | None = None
     # Where torch's own result comes from one of its code paths and disagrees with its other
     # paths, the test expects torch's float64 answer instead: {(device type, dtype):
     # where(x, result) -> bool mask}, result being torch's answer there. Each entry says why.
     torch_artifacts: dict = field(default_factory=dict)
+    # The same for torch's backward: {(device type, dtype): fn(case, x, grad) -> the gradient
+    # to expect}, for where torch's backward kernel disagrees with its other paths.
+    grad_artifacts: dict = field(default_factory=dict)
 
     def fused(self, x, **extra):
         return getattr(FF, self.op)(x, **self.kwargs, **extra)
 
     def torch(self, x, **extra):
-        """torch.nn.functional's result, as it is."""
-        return getattr(F, self.op)(x, **self.kwargs, **extra)
+        """torch's result, as it is."""
+        fn = self.torch_fn or getattr(F, self.op)
+        return fn(x, **self.kwargs, **extra)
 
     def reference(self, x, **extra):
         """What the forward is compared to: torch's result, with the documented artifacts
         of torch's forward replaced by its float64 answer (torch_result)."""
         return torch_result(self, x, lambda t: self.torch(t, **extra))
+
+    def reference_grad(self, x, grad):
+        """What the gradient is compared to: torch's, with the documented artifacts of torch's
+        backward replaced (grad_artifacts)."""
+        override = self.grad_artifacts.get((x.device.type, x.dtype))
+        return override(self, x, grad) if override else grad_of(self.torch, x, grad)
 
     def fused_op(self):
         return getattr(torch.ops.fusedact, self.op).default
@@ -59,10 +83,59 @@ def _onednn_gelu(x, result):
 
 _ONEDNN_GELU = {("cpu", torch.float32): _onednn_gelu, ("cpu", torch.bfloat16): _onednn_gelu}
 
+
+def _scalar_path_at_nan(case, x, grad):
+    """torch's CPU elu_backward selects on x > 0 in its vector loop but on x <= 0 in its scalar
+    tail and on CUDA, so a NaN input gets a NaN gradient or grad * scale depending on where it
+    sits in the tensor. fusedact follows torch's formula as its scalar and CUDA kernels write it
+    (x <= 0 ? negative branch : grad * scale); expected at NaN inputs: torch's answer for that
+    element alone, which takes the scalar path."""
+    expected = grad_of(case.torch, x, grad)
+    for i in x.isnan().flatten().nonzero().flatten().tolist():
+        expected.view(-1)[i] = grad_of(case.torch, x.reshape(-1)[i : i + 1], grad.reshape(-1)[i : i + 1])[0]
+    return expected
+
+
+_ELU_NAN_GRAD = {("cpu", dtype): _scalar_path_at_nan for dtype in (torch.float32, torch.float64)}
+
+
+def _sigmoid_grad_in_float(case, x, grad):
+    """torch's CPU sigmoid_backward for float16 does Vectorized<Half> arithmetic, rounding after
+    every operation; its CUDA kernel (and fusedact) compute in float32 and round once. Expected:
+    torch's own sigmoid_backward run in float32 on the same float16 output, rounded once."""
+    y = torch.sigmoid(x)
+    return torch.ops.aten.sigmoid_backward(grad.float(), y.float()).to(x.dtype)
+
+
+@in_opmath
+def _swish(x, beta=1.0):
+    return x * torch.sigmoid(beta * x)
+
+
+@in_opmath
+def _quick_gelu(x):
+    return x * torch.sigmoid(1.702 * x)
+
+
 POINTWISE = [
+    Case("sigmoid", "sigmoid", grad_artifacts={("cpu", torch.float16): _sigmoid_grad_in_float}),
+    Case("tanh", "tanh"),
     Case("relu", "relu", inplace=True),
+    Case("leaky_relu", "leaky_relu", inplace=True),
+    Case("leaky_relu_0.2", "leaky_relu", {"negative_slope": 0.2}, inplace=True),
+    Case("leaky_relu_neg", "leaky_relu", {"negative_slope": -0.3}),
+    Case("elu", "elu", inplace=True, grad_artifacts=_ELU_NAN_GRAD),
+    Case("elu_0.5", "elu", {"alpha": 0.5}, inplace=True, grad_artifacts=_ELU_NAN_GRAD),
+    Case("selu", "selu", inplace=True, grad_artifacts=_ELU_NAN_GRAD),
     Case("gelu", "gelu", torch_artifacts=_ONEDNN_GELU),
     Case("gelu_tanh", "gelu", {"approximate": "tanh"}),
+    Case("quick_gelu", "quick_gelu", torch_fn=_quick_gelu),
+    Case("silu", "silu", inplace=True),
+    Case("swish", "swish", torch_fn=_swish),
+    Case("swish_0.5", "swish", {"beta": 0.5}, torch_fn=_swish),
+    Case("mish", "mish", inplace=True),
+    Case("softplus", "softplus"),
+    Case("softplus_0.5_10", "softplus", {"beta": 0.5, "threshold": 10.0}),
 ]
 
 
@@ -99,6 +172,13 @@ def torch_result(case: Case, x: torch.Tensor, fn: Callable) -> torch.Tensor:
     x_before = x.detach().clone()
     result = fn(x)
     return torch.where(where(x_before, result.detach()), exact, result)
+
+
+def grad_of(fn, x, grad):
+    """d(sum(fn(x) * grad))/dx through autograd, for a fresh leaf copy of x."""
+    leaf = x.detach().clone().requires_grad_()
+    (result,) = torch.autograd.grad(fn(leaf), leaf, grad)
+    return result
 
 
 # ---- comparison ----------------------------------------------------------------------------

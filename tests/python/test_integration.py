@@ -89,15 +89,21 @@ def test_torch_compile_sees_fused_ops_in_both_graphs():
     assert "fusedact.gelu_backward.default" in backward and "fusedact.relu_backward.default" in backward
 
 
-def test_inplace_under_torch_compile():
-    def f(x):
+@pytest.mark.parametrize("case", [c for c in POINTWISE if c.inplace], ids=str)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_inplace_under_torch_compile(case, requires_grad):
+    def f(x, act):
         y = x * 2
-        fusedact.functional.relu(y, inplace=True)
+        act(y, inplace=True)
         return y + 1
 
-    x = random_input((8, 8), torch.float32, "cpu")
+    x = random_input((8, 8), torch.float32, "cpu").requires_grad_(requires_grad)
     torch._dynamo.reset()
-    assert_same(torch.compile(f, fullgraph=True)(x), torch.relu(x * 2) + 1)
+    out = torch.compile(f, fullgraph=True)(x, case.fused)
+    expected = f(x, case.torch)
+    assert_same(out, expected)
+    if requires_grad:
+        assert_same(torch.autograd.grad(out.sum(), x)[0], torch.autograd.grad(expected.sum(), x)[0])
 
 
 def test_torch_export_and_jit_script():

@@ -5,11 +5,13 @@ set and on CUDA; layouts; in-place forms; determinism; gradcheck and gradgradche
 import pytest
 import torch
 
+import fusedact.functional
 from reference import (
     FLOAT_DTYPES,
     POINTWISE,
     assert_same,
     extreme_input,
+    grad_of,
     random_input,
 )
 
@@ -31,14 +33,7 @@ def test_forward_matches_torch(case, dtype, target):
 def test_backward_matches_torch(case, dtype, target):
     for x in (random_input((33, 65), dtype, target), extreme_input(dtype, target)):
         grad = random_input(x.shape, dtype, target, seed=1)
-
-        def grad_of(fn, x=x, grad=grad):
-            leaf = x.clone().requires_grad_()
-            (result,) = torch.autograd.grad(fn(leaf), leaf, grad)
-            return result
-
-        actual = grad_of(case.fused)
-        assert_same(actual, grad_of(case.torch))
+        assert_same(grad_of(case.fused, x, grad), case.reference_grad(x, grad))
 
 
 # layout -> (shape of a fresh base tensor, the view of it the op receives)
@@ -99,6 +94,10 @@ def test_gradcheck_and_gradgradcheck(case, device):
     x = torch.where(x.abs() < 0.05, x + 0.1, x).requires_grad_()  # away from kinks
     assert torch.autograd.gradcheck(case.fused, (x,))
     assert torch.autograd.gradgradcheck(case.fused, (x,))
+    # The gradient is itself differentiable wherever torch's is (zero for piecewise-linear ops).
+    (g,) = torch.autograd.grad(case.fused(x).sum(), x, create_graph=True)
+    (g_ref,) = torch.autograd.grad(case.torch(x).sum(), x, create_graph=True)
+    assert g.requires_grad == g_ref.requires_grad
 
 
 @each_inplace_case
@@ -117,6 +116,10 @@ def test_inplace(case, device):
     (g,) = torch.autograd.grad(case.fused(leaf * 1, inplace=True), leaf, grad)
     (g_ref,) = torch.autograd.grad(case.reference(ref_leaf * 1, inplace=True), ref_leaf, grad)
     assert_same(g, g_ref)
+
+    # Double backward through the in-place form.
+    x64 = random_input((5, 4), torch.float64, device, seed=6).requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda t: case.fused(t * 1, inplace=True), (x64,))
 
     # The errors torch raises.
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
@@ -164,3 +167,35 @@ def test_cuda_misaligned_and_huge(case):
     x2 = x.view(-1)[: (n // 2) * 2].view(-1, 2).t()  # strided, > 2^31 elements
     y2 = case.fused(x2)
     assert_same(y2[:, -4096:], case.reference(x2[:, -4096:]))
+
+
+# PyTorch's own sample inputs (OpInfo) for the ops it has, through our functions with the
+# same call: {fusedact.functional name: OpInfo name}.
+OPINFO_NAMES = {
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "nn.functional.relu",
+    "leaky_relu": "nn.functional.leaky_relu",
+    "elu": "nn.functional.elu",
+    "selu": "nn.functional.selu",
+    "gelu": "nn.functional.gelu",
+    "silu": "nn.functional.silu",
+    "mish": "nn.functional.mish",
+    "softplus": "nn.functional.softplus",
+}
+
+
+@pytest.mark.parametrize("name", list(OPINFO_NAMES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_torch_opinfo_samples(name, dtype, device):
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    (opinfo,) = [o for o in op_db if o.name == OPINFO_NAMES[name] and o.variant_test_name == ""]
+    fused = getattr(fusedact.functional, name)
+    count = 0
+    for sample in opinfo.sample_inputs(device, dtype):
+        expected = opinfo.op(sample.input.clone(), *sample.args, **sample.kwargs)
+        actual = fused(sample.input.clone(), *sample.args, **sample.kwargs)
+        assert_same(actual, expected)
+        count += 1
+    assert count > 0

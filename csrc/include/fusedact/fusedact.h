@@ -16,13 +16,49 @@
 
 namespace fusedact {
 
+// Each function matches its torch:: / torch::nn::functional twin; the `_` forms work in
+// place and return their input.
+
+/// 1 / (1 + e^-x). torch::sigmoid.
+at::Tensor sigmoid(const at::Tensor& input);
+/// tanh(x). torch::tanh.
+at::Tensor tanh(const at::Tensor& input);
+
 /// max(0, x). torch::relu.
 at::Tensor relu(const at::Tensor& input);
-/// relu, in place; returns input.
 at::Tensor& relu_(at::Tensor& input);
+
+/// x if x > 0 else negative_slope * x. torch::leaky_relu.
+at::Tensor leaky_relu(const at::Tensor& input, double negative_slope = 0.01);
+at::Tensor& leaky_relu_(at::Tensor& input, double negative_slope = 0.01);
+
+/// x if x > 0 else alpha * (e^x - 1). torch::elu.
+at::Tensor elu(const at::Tensor& input, double alpha = 1.0);
+at::Tensor& elu_(at::Tensor& input, double alpha = 1.0);
+
+/// lambda * elu(x, alpha) with SELU's constants. torch::selu.
+at::Tensor selu(const at::Tensor& input);
+at::Tensor& selu_(at::Tensor& input);
 
 /// x * Phi(x), or its tanh approximation with approximate = "tanh". torch::gelu.
 at::Tensor gelu(const at::Tensor& input, c10::string_view approximate = "none");
+
+/// x * sigmoid(1.702 x), CLIP's GELU.
+at::Tensor quick_gelu(const at::Tensor& input);
+
+/// x * sigmoid(x). torch::silu.
+at::Tensor silu(const at::Tensor& input);
+at::Tensor& silu_(at::Tensor& input);
+
+/// x * sigmoid(beta * x), beta a constant.
+at::Tensor swish(const at::Tensor& input, double beta = 1.0);
+
+/// x * tanh(softplus(x)). torch::mish.
+at::Tensor mish(const at::Tensor& input);
+at::Tensor& mish_(at::Tensor& input);
+
+/// log(1 + e^(beta x)) / beta, x where beta x > threshold. torch::softplus.
+at::Tensor softplus(const at::Tensor& input, double beta = 1.0, double threshold = 20.0);
 
 /// How this build of fusedact was made, and what it runs with.
 struct BuildInfo {

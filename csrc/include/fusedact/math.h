@@ -71,6 +71,139 @@ struct Relu {
   }
 };
 
+// sigmoid(x) = 1 / (1 + e^-x). Stable: e^-x overflows to inf for x << 0, giving 0.
+struct Sigmoid {
+  static constexpr Saves kSaves = Saves::Output;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return V(1) / (V(1) + exp(-x));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V y) const {
+    return grad * (V(1) - y) * y;
+  }
+};
+
+struct Tanh {
+  static constexpr Saves kSaves = Saves::Output;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return tanh(x);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V y) const {
+    return grad * (V(1) - y * y);
+  }
+};
+
+// leaky_relu(x) = x if x > 0 else negative_slope * x.
+struct LeakyRelu {
+  static constexpr Saves kSaves = Saves::Input;
+  double negative_slope = 0.01;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return select(x > V(0), x, x * V(negative_slope));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    return select(x > V(0), grad, grad * V(negative_slope));
+  }
+};
+
+// elu(x) = scale * x if x > 0 else scale * alpha * (e^(input_scale x) - 1): torch's
+// elu (scale = input_scale = 1) and selu (scale = lambda, alpha = alpha of the SELU paper).
+struct Elu {
+  static constexpr Saves kSaves = Saves::Input;
+  double alpha = 1.0;
+  double scale = 1.0;
+  double input_scale = 1.0;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return select(x <= V(0), expm1(x * V(input_scale)) * V(alpha * scale), x * V(scale));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    V negative = grad * V(input_scale) * V(alpha * scale) * exp(x * V(input_scale));
+    return select(x <= V(0), negative, grad * V(scale));
+  }
+};
+
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+// softplus(x) = log(1 + e^(beta x)) / beta, and x itself where beta x > threshold.
+struct Softplus {
+  static constexpr Saves kSaves = Saves::Input;
+  double beta = 1.0;
+  double threshold = 20.0;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    V scaled = x * V(beta);
+    return select(scaled > V(threshold), x, log1p(exp(scaled)) / V(beta));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    V scaled = x * V(beta);
+    V z = exp(scaled);
+    return select(scaled > V(threshold), grad, grad * z / (z + V(1)));
+  }
+};
+
+// silu(x) = x * sigmoid(x).
+struct Silu {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return x / (V(1) + exp(-x));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    V sigmoid = V(1) / (V(1) + exp(-x));
+    return grad * sigmoid * (V(1) + x * (V(1) - sigmoid));
+  }
+};
+
+// swish(x) = x * sigmoid(beta x), beta a constant; quick_gelu is swish with beta = 1.702.
+struct Swish {
+  static constexpr Saves kSaves = Saves::Input;
+  double beta = 1.0;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return x * (V(1) / (V(1) + exp(-(x * V(beta)))));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    // The order of autograd through x * sigmoid(beta x), for the same signed zeros.
+    V sigmoid = V(1) / (V(1) + exp(-(x * V(beta))));
+    return grad * sigmoid + grad * x * (V(1) - sigmoid) * sigmoid * V(beta);
+  }
+};
+
+constexpr double kQuickGeluBeta = 1.702;  // CLIP's sigmoid approximation of gelu
+
+// mish(x) = x * tanh(softplus(x)). e^x overflowing to inf gives tanh(inf) = 1.
+struct Mish {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return x * tanh(log1p(exp(x)));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    V sigmoid = V(1) / (V(1) + exp(-x));
+    V tanh_softplus = tanh(log1p(exp(x)));
+    return grad * (tanh_softplus + x * sigmoid * (V(1) - tanh_softplus * tanh_softplus));
+  }
+};
+
 // gelu(x) = x * Phi(x), exactly (erf) or with the tanh approximation
 //   0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 struct Gelu {

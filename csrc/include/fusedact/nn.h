@@ -9,6 +9,7 @@
 
 #include <torch/nn/cloneable.h>
 #include <torch/nn/options/activation.h>
+#include <torch/arg.h>
 #include <torch/nn/pimpl.h>
 
 #include <ostream>
@@ -25,6 +26,31 @@ class Activation : public torch::nn::Cloneable<Derived> {
   Options options;
 };
 
+// For the activations whose torch::nn module takes no options.
+struct NoOptions {};
+
+// Options of Swish (no torch::nn twin): x * sigmoid(beta * x).
+struct SwishOptions {
+  SwishOptions(double beta = 1.0) : beta_(beta) {}  // NOLINT(google-explicit-constructor): as torch's options
+  TORCH_ARG(double, beta);
+};
+
+class SigmoidImpl : public Activation<SigmoidImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::sigmoid(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Sigmoid()"; }
+};
+TORCH_MODULE(Sigmoid);
+
+class TanhImpl : public Activation<TanhImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::tanh(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Tanh()"; }
+};
+TORCH_MODULE(Tanh);
+
 class ReLUImpl : public Activation<ReLUImpl, torch::nn::ReLUOptions> {
  public:
   using Activation::Activation;
@@ -35,6 +61,42 @@ class ReLUImpl : public Activation<ReLUImpl, torch::nn::ReLUOptions> {
 };
 TORCH_MODULE(ReLU);
 
+class LeakyReLUImpl : public Activation<LeakyReLUImpl, torch::nn::LeakyReLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    const double slope = options.negative_slope();
+    return options.inplace() ? fusedact::leaky_relu_(input, slope) : fusedact::leaky_relu(input, slope);
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::LeakyReLU(negative_slope=" << options.negative_slope()
+           << (options.inplace() ? ", inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(LeakyReLU);
+
+class ELUImpl : public Activation<ELUImpl, torch::nn::ELUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    return options.inplace() ? fusedact::elu_(input, options.alpha()) : fusedact::elu(input, options.alpha());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::ELU(alpha=" << options.alpha() << (options.inplace() ? ", inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(ELU);
+
+class SELUImpl : public Activation<SELUImpl, torch::nn::SELUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) { return options.inplace() ? fusedact::selu_(input) : fusedact::selu(input); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::SELU(" << (options.inplace() ? "inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(SELU);
+
 class GELUImpl : public Activation<GELUImpl, torch::nn::GELUOptions> {
  public:
   using Activation::Activation;
@@ -44,5 +106,51 @@ class GELUImpl : public Activation<GELUImpl, torch::nn::GELUOptions> {
   }
 };
 TORCH_MODULE(GELU);
+
+class QuickGELUImpl : public Activation<QuickGELUImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::quick_gelu(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::QuickGELU()"; }
+};
+TORCH_MODULE(QuickGELU);
+
+class SiLUImpl : public Activation<SiLUImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::silu(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::SiLU()"; }
+};
+TORCH_MODULE(SiLU);
+
+class SwishImpl : public Activation<SwishImpl, SwishOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::swish(input, options.beta()); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Swish(beta=" << options.beta() << ")";
+  }
+};
+TORCH_MODULE(Swish);
+
+class MishImpl : public Activation<MishImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::mish(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Mish()"; }
+};
+TORCH_MODULE(Mish);
+
+class SoftplusImpl : public Activation<SoftplusImpl, torch::nn::SoftplusOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) {
+    return fusedact::softplus(input, options.beta(), options.threshold());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Softplus(beta=" << options.beta() << ", threshold=" << options.threshold() << ")";
+  }
+};
+TORCH_MODULE(Softplus);
 
 }  // namespace fusedact::nn

@@ -3,6 +3,7 @@
 // loads the operator registrations.
 #include <fusedact/fusedact.h>
 
+#include "channel_param.h"
 #include "cpu/isa.h"
 #include "pointwise.h"
 
@@ -29,6 +30,9 @@ at::Tensor relu(const at::Tensor& input) { return call<ReluOp>(input); }
 at::Tensor& relu_(at::Tensor& input) { return call_<ReluOp>(input); }
 at::Tensor leaky_relu(const at::Tensor& input, double slope) { return call<LeakyReluOp>(input, slope); }
 at::Tensor& leaky_relu_(at::Tensor& input, double slope) { return call_<LeakyReluOp>(input, slope); }
+at::Tensor prelu(const at::Tensor& input, const at::Tensor& weight) {
+  return ChannelParam<PreluOp>::forward_op().call(input, weight);
+}
 at::Tensor elu(const at::Tensor& input, double alpha) { return call<EluOp>(input, alpha); }
 at::Tensor& elu_(at::Tensor& input, double alpha) { return call_<EluOp>(input, alpha); }
 at::Tensor selu(const at::Tensor& input) { return call<SeluOp>(input); }
@@ -38,6 +42,9 @@ at::Tensor quick_gelu(const at::Tensor& input) { return call<QuickGeluOp>(input)
 at::Tensor silu(const at::Tensor& input) { return call<SiluOp>(input); }
 at::Tensor& silu_(at::Tensor& input) { return call_<SiluOp>(input); }
 at::Tensor swish(const at::Tensor& input, double beta) { return call<SwishOp>(input, beta); }
+at::Tensor swish(const at::Tensor& input, const at::Tensor& beta) {
+  return ChannelParam<SwishTensorOp>::forward_op().call(input, beta);
+}
 at::Tensor mish(const at::Tensor& input) { return call<MishOp>(input); }
 at::Tensor& mish_(at::Tensor& input) { return call_<MishOp>(input); }
 at::Tensor softplus(const at::Tensor& input, double beta, double threshold) {

@@ -1,13 +1,18 @@
-// Autograd of the pointwise ops, in C++ so that LibTorch users get gradients too.
-// Registers every op of the table at the Autograd key:
+// Autograd of the pointwise and channel-parameter ops, in C++ so that LibTorch users get
+// gradients too. Registers every op of the tables at the Autograd key:
 //   - forward and in-place ops: a torch::autograd::Function that runs the op below
 //     autograd, saves the input or the output (whichever backward needs), and whose
 //     backward is the fused <name>_backward op;
+//   - channel-parameter ops (prelu, swish with a tensor beta): a Function that saves the
+//     input and the parameter; its backward runs the fused input-gradient op and the fused
+//     parameter-gradient op, each only when that gradient is wanted;
 //   - backward ops: the fused kernel when no gradient is wanted, else the same math
 //     evaluated with differentiable ATen ops (TensorValue), so double backward works.
 #include "autograd/tensor_value.h"
+#include "channel_param.h"
 #include "pointwise.h"
 
+#include <ATen/ExpandUtils.h>
 #include <ATen/core/ivalue.h>
 #include <torch/csrc/autograd/VariableTypeUtils.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -54,6 +59,15 @@ at::Tensor opmath(const at::Tensor& t) { return at::isReducedFloatingType(t.scal
 at::Tensor connect(const at::Tensor& result, const at::Tensor& saved) {
   if (!saved.requires_grad() || result.requires_grad()) return result;
   return at::where(at::zeros({}, saved.options().dtype(at::kBool)), saved, result);
+}
+
+// Whether a backward op must record its own graph (double backward).
+bool differentiable(std::initializer_list<at::Tensor> inputs) {
+  if (!at::GradMode::is_enabled()) return false;
+  for (const auto& t : inputs) {
+    if (t.requires_grad()) return true;
+  }
+  return false;
 }
 
 template <class Op, class Params = ParamsOf<Op>>
@@ -152,13 +166,63 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
   }
 
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
-    if (at::GradMode::is_enabled() && (grad.requires_grad() || saved.requires_grad())) {
+    if (differentiable({grad, saved})) {
       auto fn = BackwardFn<typename Op::Math>{Op::make(params...)};
       at::Tensor result = fn(TensorValue(opmath(grad)), TensorValue(opmath(saved))).get();
       return connect(result.to(saved.scalar_type()), saved);
     }
     at::AutoDispatchBelowADInplaceOrView guard;
     return Impl::backward_op().call(grad, saved, params...);
+  }
+};
+
+template <class Op>
+struct ChannelParamAutograd {
+  using Impl = ChannelParam<Op>;
+  using Math = typename Op::Math;
+
+  struct Forward : torch::autograd::Function<Forward> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, const at::Tensor& param) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      ctx->save_for_backward({self, param});
+      return Impl::forward_op().call(self, param);
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      const auto saved = ctx->get_saved_variables();
+      at::Tensor grad_input, grad_param;
+      if (ctx->needs_input_grad(0)) grad_input = Impl::backward_op().call(grads[0], saved[0], saved[1]);
+      if (ctx->needs_input_grad(1)) grad_param = Impl::param_backward_op().call(grads[0], saved[0], saved[1]);
+      return {grad_input, grad_param};
+    }
+  };
+
+  static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) { return Forward::apply(self, param); }
+
+  // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
+  template <class Fn>
+  static at::Tensor composite(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    const at::Tensor p = Impl::broadcast_param(self, param);
+    return Fn{}(TensorValue(opmath(grad)), TensorValue(opmath(self)), TensorValue(opmath(p))).get();
+  }
+
+  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    if (differentiable({grad, self, param})) {
+      return connect(composite<ParamBackwardFn<Math>>(grad, self, param).to(self.scalar_type()), self);
+    }
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return Impl::backward_op().call(grad, self, param);
+  }
+
+  static at::Tensor param_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    if (differentiable({grad, self, param})) {
+      const at::Tensor shares = composite<ParamGradFn<Math>>(grad, self, param);
+      const at::Tensor summed = at::sum_to(shares, Impl::broadcast_param(self, param).sym_sizes());
+      return connect(summed.to(param.scalar_type()).reshape_symint(param.sym_sizes()), self);
+    }
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return Impl::param_backward_op().call(grad, self, param);
   }
 };
 
@@ -173,6 +237,13 @@ TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
     if constexpr (Op::kHasInplace) {
       m.impl(inplace_name<Op>().c_str(), &Autograd::forward_);
     }
+  });
+  for_each_type(ChannelParamOps{}, [&](auto op) {
+    using Op = decltype(op);
+    using Autograd = ChannelParamAutograd<Op>;
+    m.impl(Op::kName, &Autograd::forward);
+    m.impl(backward_name<Op>().c_str(), &Autograd::backward);
+    m.impl(param_backward_name<Op>().c_str(), &Autograd::param_backward);
   });
 }
 

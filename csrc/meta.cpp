@@ -1,5 +1,6 @@
 // Meta kernels: output shape, dtype and strides without computing, for fake tensors,
-// torch.compile and torch.export. Registers every op of the table at the Meta key.
+// torch.compile and torch.export. Registers every op of the tables at the Meta key.
+#include "channel_param.h"
 #include "pointwise.h"
 
 namespace fusedact {
@@ -13,6 +14,13 @@ TORCH_LIBRARY_IMPL(fusedact, Meta, m) {
     if constexpr (Op::kHasInplace) {
       m.impl(inplace_name<Op>().c_str(), &Impl::forward_meta_);
     }
+  });
+  for_each_type(ChannelParamOps{}, [&](auto op) {
+    using Op = decltype(op);
+    using Impl = ChannelParam<Op>;
+    m.impl(Op::kName, &Impl::forward_meta);
+    m.impl(backward_name<Op>().c_str(), &Impl::backward_meta);
+    m.impl(param_backward_name<Op>().c_str(), &Impl::param_backward_meta);
   });
 }
 

@@ -87,22 +87,45 @@ struct SiluOp : PointwiseOp<math::Silu, /*inplace=*/true> {
   static math::Silu make() { return {}; }
 };
 
-struct SwishOp : PointwiseOp<math::Swish> {
+struct SwishOp : PointwiseOp<math::SwishConstant> {
   static constexpr const char* kName = "swish";
   static constexpr const char* kParams = "float beta=1.0";
-  static math::Swish make(double beta) { return {beta}; }
+  static math::SwishConstant make(double beta) { return {beta}; }
 };
 
-struct QuickGeluOp : PointwiseOp<math::Swish> {
+struct QuickGeluOp : PointwiseOp<math::SwishConstant> {
   static constexpr const char* kName = "quick_gelu";
   static constexpr const char* kParams = "";
-  static math::Swish make() { return {math::kQuickGeluBeta}; }
+  static math::SwishConstant make() { return {math::kQuickGeluBeta}; }
 };
 
 struct MishOp : PointwiseOp<math::Mish, /*inplace=*/true> {
   static constexpr const char* kName = "mish";
   static constexpr const char* kParams = "";
   static math::Mish make() { return {}; }
+};
+
+// Ops whose parameter is a tensor broadcast along dim 1 (one value, or one per channel, as
+// nn.PReLU's weight) and may be learned. An entry names the op and the parameter. Schemas
+// (see registration.cpp):
+//   <name>(Tensor self, Tensor <param>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
+//   <name>_<param>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
+template <class M>
+struct ChannelParamOp {
+  using Math = M;
+};
+
+struct PreluOp : ChannelParamOp<math::Prelu> {
+  static constexpr const char* kName = "prelu";
+  static constexpr const char* kParam = "weight";
+};
+
+// swish with a tensor beta. A name of its own rather than an overload of swish: a one-element
+// tensor would also match swish's float beta.
+struct SwishTensorOp : ChannelParamOp<math::Swish> {
+  static constexpr const char* kName = "swish_tensor";
+  static constexpr const char* kParam = "beta";
 };
 
 // ---- helpers over the table ------------------------------------------------------------
@@ -120,6 +143,7 @@ void for_each_type(TypeList<Ts...>, F&& f) {
 
 using PointwiseOps = TypeList<SigmoidOp, TanhOp, ReluOp, LeakyReluOp, EluOp, SeluOp, GeluOp, QuickGeluOp, SiluOp,
                               SwishOp, MishOp, SoftplusOp>;
+using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
 
 // The schema argument types of an entry, as deduced from its `make`.
 template <class Op>
@@ -132,6 +156,11 @@ std::string backward_name() {
 template <class Op>
 std::string inplace_name() {
   return std::string(Op::kName) + "_";
+}
+
+template <class Op>
+std::string param_backward_name() {
+  return std::string(Op::kName) + "_" + Op::kParam + "_backward";
 }
 
 // A typed handle to a fusedact operator, looked up once.

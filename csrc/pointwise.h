@@ -37,14 +37,50 @@ struct BackwardFn {
   }
 };
 
-// Every functor type the backends must compile for the op table.
-template <class OpList>
-struct AllFunctors;
-template <class... Ops>
-struct AllFunctors<TypeList<Ops...>> {
-  using type = TypeList<ForwardFn<typename Ops::Math>..., BackwardFn<typename Ops::Math>...>;
+// The same for the channel-parameter ops (ops.h): p is the parameter, broadcast to x.
+template <class Math>
+struct ParamForwardFn {
+  static constexpr int kInputs = 2;
+  Math math;
+  template <class V>
+  FUSEDACT_MATH V operator()(V x, V p) const {
+    return math.forward(x, p);
+  }
 };
-using PointwiseFunctors = AllFunctors<PointwiseOps>::type;
+
+template <class Math>
+struct ParamBackwardFn {
+  static constexpr int kInputs = 3;
+  Math math;
+  template <class V>
+  FUSEDACT_MATH V operator()(V grad, V x, V p) const {
+    return math.backward(grad, x, p);
+  }
+};
+
+// One element's share of the parameter's gradient; the backends sum it per channel.
+template <class Math>
+struct ParamGradFn {
+  static constexpr int kInputs = 3;
+  Math math;
+  template <class V>
+  FUSEDACT_MATH V operator()(V grad, V x, V p) const {
+    return math.backward_param(grad, x, p);
+  }
+};
+
+// Every functor type the backends must compile for the op tables: the element-wise ones
+// (run over a TensorIterator) and the channel reductions.
+template <class Pointwise, class ChannelParam>
+struct AllFunctors;
+template <class... Ops, class... ParamOps>
+struct AllFunctors<TypeList<Ops...>, TypeList<ParamOps...>> {
+  using elementwise = TypeList<ForwardFn<typename Ops::Math>..., BackwardFn<typename Ops::Math>...,
+                               ParamForwardFn<typename ParamOps::Math>..., ParamBackwardFn<typename ParamOps::Math>...>;
+  using channel_reductions = TypeList<ParamGradFn<typename ParamOps::Math>...>;
+};
+using PointwiseFunctors = AllFunctors<PointwiseOps, ChannelParamOps>::elementwise;
+using ChannelGradFunctors = AllFunctors<PointwiseOps, ChannelParamOps>::channel_reductions;
 
 // ---- argument checks ----------------------------------------------------------------------
 

@@ -4,7 +4,11 @@
 //   <name>(Tensor self, <params>) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor self|output, <params>) -> Tensor
 //   <name>_(Tensor(a!) self, <params>) -> ()          where torch.nn has inplace=True
-// The in-place op returns nothing, the form torch.compile can functionalize.
+// The in-place op returns nothing, the form torch.compile can functionalize. For each
+// channel-parameter entry (prelu, swish with a tensor beta):
+//   <name>(Tensor self, Tensor <param>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
+//   <name>_<param>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
 #include "ops.h"
 
 #include <torch/library.h>
@@ -28,6 +32,13 @@ TORCH_LIBRARY(fusedact, m) {
     if constexpr (Op::kHasInplace) {
       define(with_params(inplace_name<Op>() + "(Tensor(a!) self", Op::kParams) + ") -> ()");
     }
+  });
+  for_each_type(ChannelParamOps{}, [&](auto op) {
+    using Op = decltype(op);
+    const std::string param = std::string("Tensor ") + Op::kParam;
+    define(std::string(Op::kName) + "(Tensor self, " + param + ") -> Tensor");
+    define(backward_name<Op>() + "(Tensor grad_output, Tensor self, " + param + ") -> Tensor");
+    define(param_backward_name<Op>() + "(Tensor grad_output, Tensor self, " + param + ") -> Tensor");
   });
 }
 

@@ -1,11 +1,16 @@
-// CUDA kernels of the pointwise ops: registers every op of the table at the CUDA key.
-// CudaBackend runs a kernel functor over a TensorIterator: one vectorized kernel when all
-// operands are contiguous (in memory order, so channels_last and transposed-dense count),
-// a strided one otherwise; on the current stream, without host synchronisation.
+// CUDA kernels of the pointwise and channel-parameter ops: registers every op of the tables
+// at the CUDA key. CudaBackend runs a kernel functor over a TensorIterator: one vectorized
+// kernel when all operands are contiguous (in memory order, so channels_last and
+// transposed-dense count), a strided one otherwise; and sums a channel parameter's gradient
+// with one block per tile (channel_tiling.h), then one thread per channel. All on the
+// current stream, without host synchronisation.
+#include "channel_param.h"
+#include "channel_reduce.cuh"
 #include "launch.cuh"
 #include "pointwise.cuh"
 #include "pointwise.h"
 
+#include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/detail/OffsetCalculator.cuh>
 #include <c10/cuda/CUDAException.h>
@@ -27,6 +32,35 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     strided_kernel(StridedArgs<1 + kInputs> args, Offsets offsets, int64_t n, Fn fn) {
   strided_thread<scalar_t, kInputs>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x, int64_t{gridDim.x} * blockDim.x,
                                     args, offsets, n, fn);
+}
+
+constexpr int kWarpSize = 32;
+
+// Tiles blockIdx.x, blockIdx.x + gridDim.x, ...: column sums into shared memory, then one
+// warp per channel slot adds that slot's columns.
+template <class scalar_t, class acc_t, class Fn>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    channel_tile_kernel(ChannelTiling tiling, ChannelGradArgs<scalar_t> args, acc_t* slots, Fn fn) {
+  __shared__ acc_t column_sums[ChannelTiling::kTileCols];
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize, nwarps = blockDim.x / kWarpSize;
+  for (int64_t t = blockIdx.x; t < tiling.num_tiles(); t += gridDim.x) {
+    tile_column_sums(tiling, t, threadIdx.x, blockDim.x, args, fn, column_sums);
+    __syncthreads();
+    for (int64_t k = warp; k < tiling.channel_count(t); k += nwarps) {
+      acc_t sum = slot_lane_sum(tiling, t, k, lane, kWarpSize, column_sums);
+      for (int offset = kWarpSize / 2; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+      if (lane == 0) slots[t * tiling.slots_per_tile + k] = sum;
+    }
+    __syncthreads();  // column_sums is reused by the next tile
+  }
+}
+
+template <class scalar_t, class acc_t>
+__global__ void channel_combine_kernel(ChannelTiling tiling, const acc_t* slots, scalar_t* out) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < tiling.channels;
+       c += int64_t{gridDim.x} * blockDim.x) {
+    out[c] = static_cast<scalar_t>(tiling.combine(slots, c));
+  }
 }
 
 template <class scalar_t, class Fn>
@@ -71,10 +105,35 @@ struct CudaBackend {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(0), "fusedact_cuda_pointwise",
                                     [&] { launch<scalar_t>(iter, fn); });
   }
+
+  // out[c] = the sum of fn(grad, self, param[c]) over channel c's elements (channel_tiling.h);
+  // grad and self contiguous, param and out [channels].
+  template <class Fn>
+  static void channel_grad(const ChannelTiling& tiling, const at::Tensor& grad, const at::Tensor& self,
+                           const at::Tensor& param, at::Tensor& out, const Fn& fn) {
+    const c10::cuda::OptionalCUDAGuard device_guard(self.device());
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "fusedact_cuda_channel_grad", [&] {
+      using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
+      at::Tensor slots = at::empty({tiling.num_slots()}, self.options().dtype(c10::CppTypeToScalarType<acc_t>::value));
+      const ChannelGradArgs<scalar_t> args{grad.const_data_ptr<scalar_t>(), self.const_data_ptr<scalar_t>(),
+                                           param.const_data_ptr<scalar_t>()};
+      channel_tile_kernel<scalar_t, acc_t>
+          <<<grid_size(tiling.num_tiles() * kThreadsPerBlock, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+              tiling, args, slots.data_ptr<acc_t>(), fn);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      channel_combine_kernel<<<grid_size(tiling.channels, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+          tiling, slots.const_data_ptr<acc_t>(), out.data_ptr<scalar_t>());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
 };
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fusedact, CUDA, m) { register_pointwise_kernels<CudaBackend>(m); }
+TORCH_LIBRARY_IMPL(fusedact, CUDA, m) {
+  register_pointwise_kernels<CudaBackend>(m);
+  register_channel_param_kernels<CudaBackend>(m);
+}
 
 }  // namespace fusedact::cuda

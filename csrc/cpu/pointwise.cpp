@@ -1,9 +1,14 @@
-// CPU kernels of the pointwise ops: registers every op of the table at the CPU key.
+// CPU kernels of the pointwise and channel-parameter ops: registers every op of the tables
+// at the CPU key.
+#include "channel_param.h"
 #include "cpu/kernels.h"
 #include "pointwise.h"
 
 namespace fusedact {
 
-TORCH_LIBRARY_IMPL(fusedact, CPU, m) { register_pointwise_kernels<cpu::CpuBackend>(m); }
+TORCH_LIBRARY_IMPL(fusedact, CPU, m) {
+  register_pointwise_kernels<cpu::CpuBackend>(m);
+  register_channel_param_kernels<cpu::CpuBackend>(m);
+}
 
 }  // namespace fusedact

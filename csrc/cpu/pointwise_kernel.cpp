@@ -24,6 +24,9 @@ typename Lanes<scalar_t>::Parts load(const char* base, int64_t stride, int64_t i
   if (stride == static_cast<int64_t>(sizeof(scalar_t))) {
     return L::load(reinterpret_cast<const scalar_t*>(base) + i, count);
   }
+  if (stride == 0) {  // a broadcast operand (prelu's per-channel weight along a row)
+    return L::broadcast(*reinterpret_cast<const scalar_t*>(base));
+  }
   alignas(64) scalar_t gathered[L::kWidth] = {};
   for (int64_t j = 0; j < count; ++j) {
     gathered[j] = *reinterpret_cast<const scalar_t*>(base + (i + j) * stride);

@@ -60,6 +60,7 @@ struct Lanes {
   using Parts = std::array<Opmath, kParts>;
 
   static Parts load(const scalar_t* p, int64_t count) { return {Opmath(Native::loadu(p, count))}; }
+  static Parts broadcast(scalar_t value) { return {Opmath(Native(value))}; }
   static void store(scalar_t* p, const Parts& parts, int64_t count) { parts[0].v.store(p, count); }
 };
 
@@ -74,6 +75,10 @@ struct ReducedLanes {
   static Parts load(const scalar_t* p, int64_t count) {
     auto [lo, hi] = at::vec::convert_to_float<scalar_t>(Native::loadu(p, count));
     return {Opmath(lo), Opmath(hi)};
+  }
+  static Parts broadcast(scalar_t value) {
+    const Opmath v(at::vec::Vectorized<float>(static_cast<float>(value)));
+    return {v, v};
   }
   static void store(scalar_t* p, const Parts& parts, int64_t count) {
     at::vec::convert_from_float<scalar_t>(parts[0].v, parts[1].v).store(p, count);

@@ -13,6 +13,7 @@ __all__ = [
     "gelu",
     "leaky_relu",
     "mish",
+    "prelu",
     "quick_gelu",
     "relu",
     "selu",
@@ -48,6 +49,12 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         torch.ops.fusedact.leaky_relu_(input, negative_slope)
         return input
     return torch.ops.fusedact.leaky_relu(input, negative_slope)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    r"""x if x > 0 else weight * x, weight one value or one per channel (dim 1 of the input).
+    As :func:`torch.nn.functional.prelu`."""
+    return torch.ops.fusedact.prelu(input, weight)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -87,8 +94,14 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return torch.ops.fusedact.silu(input)
 
 
-def swish(input: Tensor, beta: float = 1.0) -> Tensor:
-    r"""swish(x) = x * sigmoid(beta x), beta a Python number (silu when beta = 1)."""
+def swish(input: Tensor, beta: float | Tensor = 1.0) -> Tensor:
+    r"""swish(x) = x * sigmoid(beta x) (silu when beta = 1).
+
+    ``beta`` is a Python number, or a tensor that receives a gradient: one value, or one per
+    channel (dim 1 of the input, as :func:`torch.nn.functional.prelu`'s weight).
+    """
+    if isinstance(beta, Tensor):
+        return torch.ops.fusedact.swish_tensor(input, beta)
     return torch.ops.fusedact.swish(input, beta)
 
 

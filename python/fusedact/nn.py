@@ -11,7 +11,8 @@ from torch import Tensor
 from . import functional as F
 
 __all__ = [
-    "ELU", "GELU", "SELU", "LeakyReLU", "Mish", "QuickGELU", "ReLU", "SiLU", "Sigmoid", "Softplus", "Swish", "Tanh",
+    "ELU", "GELU", "SELU", "LeakyReLU", "Mish", "PReLU", "QuickGELU", "ReLU", "SiLU", "Sigmoid", "Softplus", "Swish",
+    "Tanh",
 ]
 
 
@@ -41,6 +42,13 @@ class LeakyReLU(torch.nn.LeakyReLU):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope, self.inplace)
+
+
+class PReLU(torch.nn.PReLU):
+    """As :class:`torch.nn.PReLU` (``num_parameters=1, init=0.25``): a learnable ``weight``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
 
 
 class ELU(torch.nn.ELU):
@@ -79,17 +87,30 @@ class SiLU(torch.nn.SiLU):
 
 
 class Swish(torch.nn.Module):
-    """x * sigmoid(beta x), with beta a constant (``learnable=False``)."""
+    """x * sigmoid(beta x).
 
-    def __init__(self, beta: float = 1.0) -> None:
+    ``learnable=False``: beta is the number given. ``learnable=True``: beta is a parameter
+    named ``beta``, initialised from the number (one value) or the tensor given (one value
+    per channel, dim 1 of the input).
+    """
+
+    def __init__(self, beta: float | Tensor = 1.0, learnable: bool = False) -> None:
         super().__init__()
-        self.beta = float(beta)
+        self.learnable = learnable
+        if learnable:
+            initial = beta.detach().clone() if isinstance(beta, Tensor) else torch.tensor([float(beta)])
+            self.beta = torch.nn.Parameter(initial)
+        elif isinstance(beta, Tensor):
+            self.register_buffer("beta", beta.detach().clone())
+        else:
+            self.beta = float(beta)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.swish(input, self.beta)
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}"
+        beta = self.beta if isinstance(self.beta, float) else f"tensor of {self.beta.numel()}"
+        return f"beta={beta}" + (", learnable=True" if self.learnable else "")
 
 
 class Mish(torch.nn.Mish):

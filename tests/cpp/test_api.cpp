@@ -9,6 +9,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -39,6 +40,11 @@ void expect_matches(Fused fused, Reference reference, torch::Dtype dtype = torch
   expect_close(x.grad(), x_ref.grad());
 }
 
+// One parameter per channel (dim 1) of a 2-D input, of both signs.
+torch::Tensor channel_weights(const torch::Tensor& x) {
+  return torch::linspace(-0.4, 1.3, x.size(1), x.options().requires_grad(false));
+}
+
 using Fn = std::function<torch::Tensor(const torch::Tensor&)>;
 
 struct Case {
@@ -65,6 +71,10 @@ std::vector<Case> cases() {
       {"silu", [](auto& x) { return fusedact::silu(x); }, [](auto& x) { return torch::silu(x); }},
       {"swish", [](auto& x) { return fusedact::swish(x, 0.5); }, [](auto& x) { return x * torch::sigmoid(0.5 * x); }},
       {"mish", [](auto& x) { return fusedact::mish(x); }, [](auto& x) { return torch::mish(x); }},
+      {"prelu", [](auto& x) { return fusedact::prelu(x, channel_weights(x)); },
+       [](auto& x) { return torch::prelu(x, channel_weights(x)); }},
+      {"swish_tensor", [](auto& x) { return fusedact::swish(x, channel_weights(x)); },
+       [](auto& x) { return x * torch::sigmoid(channel_weights(x).view({1, -1}) * x); }},
       {"softplus", [](auto& x) { return fusedact::softplus(x, 2.0, 5.0); },
        [](auto& x) { return F::softplus(x, F::SoftplusFuncOptions().beta(2.0).threshold(5.0)); }},
       // In place, through autograd on a non-leaf.
@@ -147,6 +157,49 @@ TEST(Api, ModulesMatchTorchModules) {
   EXPECT_TRUE(net->parameters()[0].grad().defined());
 }
 
+// The gradients of prelu's weight and swish's beta, through the functions and the modules.
+TEST(Api, ParameterGradients) {
+  auto x = sample({9, 5}, torch::kDouble);
+  auto grad = torch::randn_like(x);
+  using Param = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
+  const std::vector<std::pair<Param, Param>> pairs = {
+      {[](auto& t, auto& w) { return fusedact::prelu(t, w); }, [](auto& t, auto& w) { return torch::prelu(t, w); }},
+      {[](auto& t, auto& b) { return fusedact::swish(t, b); },
+       [](auto& t, auto& b) { return t * torch::sigmoid((b.numel() == 1 ? b : b.view({1, -1})) * t); }},
+  };
+  for (const auto& [fused, reference] : pairs) {
+    for (int64_t count : {1, 5}) {
+      auto w = torch::linspace(-0.5, 1.5, count, torch::kDouble).requires_grad_();
+      auto w_ref = w.detach().clone().requires_grad_();
+      fused(x, w).backward(grad);
+      reference(x, w_ref).backward(grad);
+      expect_close(w.grad(), w_ref.grad());
+      // Second order, through the weight.
+      auto xg = x.clone().requires_grad_();
+      auto gw = torch::autograd::grad({fused(xg, w).sum()}, {w}, {}, true, true)[0];
+      auto gw_ref = torch::autograd::grad({reference(xg, w_ref).sum()}, {w_ref}, {}, true, true)[0];
+      expect_close(torch::autograd::grad({gw.sum()}, {xg})[0], torch::autograd::grad({gw_ref.sum()}, {xg})[0]);
+    }
+  }
+
+  fusedact::nn::PReLU prelu(torch::nn::PReLUOptions().num_parameters(5).init(0.1));
+  torch::nn::PReLU prelu_ref(torch::nn::PReLUOptions().num_parameters(5).init(0.1));
+  const auto xf = sample({9, 5});
+  prelu(xf).sum().backward();
+  prelu_ref(xf).sum().backward();
+  expect_close(prelu->weight.grad(), prelu_ref->weight.grad());
+  EXPECT_EQ(prelu->named_parameters().keys(), std::vector<std::string>{"weight"});
+  std::ostringstream printed;
+  printed << *prelu;
+  EXPECT_EQ(printed.str(), "fusedact::nn::PReLU(num_parameters=5)");
+
+  fusedact::nn::Swish swish(fusedact::nn::SwishOptions(0.5).learnable(true));
+  swish(xf).sum().backward();
+  auto beta = torch::full({1}, 0.5).requires_grad_();
+  (xf * torch::sigmoid(beta * xf)).sum().backward();
+  expect_close(swish->beta.grad(), beta.grad());
+}
+
 TEST(Api, ClearErrors) {
   try {
     fusedact::gelu(torch::arange(4));
@@ -156,6 +209,13 @@ TEST(Api, ClearErrors) {
               std::string::npos);
   }
   EXPECT_THROW(fusedact::gelu(torch::ones(3), "fast"), c10::Error);
+  try {
+    fusedact::prelu(torch::ones({2, 4, 3}), torch::ones(3));
+    FAIL() << "expected an error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("fusedact.prelu: weight has 3 elements but input has 4 channels"),
+              std::string::npos);
+  }
 }
 
 TEST(Api, BuildInfo) {

@@ -1,12 +1,14 @@
 // The CUDA kernels' per-thread work (cuda/pointwise.cuh), run on the host for every thread
 // of small grids: every element written exactly once and right, nothing past the end,
 // over sizes and thread counts that hit every tail, with the math the GPU runs (float).
+#include "channel_reduce.cuh"
 #include "pointwise.cuh"
 #include "pointwise.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -108,6 +110,69 @@ TEST(CudaThreadWork, GpuMathMatchesTorch) {
   auto leaf = h.to(torch::kFloat).requires_grad_();
   torch::gelu(leaf).backward(grad.to(torch::kFloat));
   EXPECT_TRUE(torch::allclose(out.to(torch::kFloat), leaf.grad(), 1e-3, 1e-3));
+}
+
+// The channel-gradient kernels as the GPU runs them (one block per tile, one warp per
+// slot, then one thread per channel), every thread emulated on the host.
+template <class scalar_t, class Fn>
+std::vector<float> channel_grad_on_host(const fusedact::ChannelTiling& tiling,
+                                        const fusedact::cuda::ChannelGradArgs<scalar_t>& args, const Fn& fn,
+                                        int64_t nthreads) {
+  std::vector<float> slots(tiling.num_slots(), kPoison);
+  std::vector<float> column_sums(fusedact::ChannelTiling::kTileCols);
+  for (int64_t t = 0; t < tiling.num_tiles(); ++t) {
+    for (int64_t thread = 0; thread < nthreads; ++thread) {
+      fusedact::cuda::tile_column_sums(tiling, t, thread, nthreads, args, fn, column_sums.data());
+    }
+    for (int64_t k = 0; k < tiling.channel_count(t); ++k) {
+      float sum = 0;
+      for (int lane = 0; lane < 32; ++lane) sum += fusedact::cuda::slot_lane_sum(tiling, t, k, lane, 32, column_sums.data());
+      slots[t * tiling.slots_per_tile + k] = sum;
+    }
+  }
+  std::vector<float> out(tiling.channels);
+  for (int64_t c = 0; c < tiling.channels; ++c) out[c] = tiling.combine(slots.data(), c);
+  return out;
+}
+
+// Counts every element once: with fn = 1, channel c gets rows * inner.
+struct One {
+  static constexpr int kInputs = 3;
+  template <class V>
+  V operator()(V, V, V) const {
+    return V(1);
+  }
+};
+
+TEST(CudaThreadWork, ChannelTilesCoverEveryElementOnce) {
+  const std::array<std::array<int64_t, 3>, 9> shapes = {{
+      {1, 1, 1}, {1, 1, 10000}, {3, 7, 1}, {70, 5, 3}, {2, 5000, 3}, {3, 2, 9000}, {130, 1, 33}, {1, 3, 4096}, {5, 4097, 1},
+  }};
+  for (const auto& [rows, channels, inner] : shapes) {
+    const auto tiling = fusedact::ChannelTiling::make(rows, channels, inner);
+    const auto x = torch::zeros({rows * channels * inner});
+    const auto p = torch::zeros({channels});
+    const fusedact::cuda::ChannelGradArgs<float> args{x.data_ptr<float>(), x.data_ptr<float>(), p.data_ptr<float>()};
+    for (int64_t nthreads : {1, 7, 256}) {
+      const auto out = channel_grad_on_host(tiling, args, One{}, nthreads);
+      for (int64_t c = 0; c < channels; ++c) {
+        ASSERT_EQ(out[c], static_cast<float>(rows * inner))
+            << "channel " << c << " of [" << rows << ", " << channels << ", " << inner << "], " << nthreads << " threads";
+      }
+    }
+  }
+}
+
+TEST(CudaThreadWork, ChannelGradMatchesTorch) {
+  // prelu's weight gradient, [N, C, S] = [6, 5, 2000]: several tiles per channel.
+  const auto x = torch::randn({6, 5, 2000}) * 3;
+  const auto grad = torch::randn_like(x);
+  const auto weight = torch::linspace(-0.5, 1.5, 5);
+  const auto tiling = fusedact::ChannelTiling::make(6, 5, 2000);
+  const fusedact::cuda::ChannelGradArgs<float> args{grad.data_ptr<float>(), x.data_ptr<float>(), weight.data_ptr<float>()};
+  const auto out = channel_grad_on_host(tiling, args, fusedact::ParamGradFn<fusedact::math::Prelu>{}, 256);
+  const auto expected = torch::where(x > 0, torch::zeros_like(x), x * grad).sum({0, 2});
+  for (int64_t c = 0; c < 5; ++c) EXPECT_NEAR(out[c], expected[c].item<float>(), 1e-3) << c;
 }
 
 }  // namespace

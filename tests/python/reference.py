@@ -1,7 +1,9 @@
 """The one table the operator tests run from, and the inputs and comparisons they share.
 
 Each row names a fusedact op, how to call it (fusedact.functional), and its reference:
-torch.nn.functional's own function, called the same way. A new op is a new row.
+torch.nn.functional's own function, called the same way. A new op is a new row. Rows of the
+channel-parameter ops (prelu, swish with a tensor beta) also say how to make the parameter
+for an input.
 """
 
 import math
@@ -20,10 +22,10 @@ def in_opmath(fn: Callable) -> Callable:
     """fn computed in float32 for float16 / bfloat16 inputs and rounded once, as fusedact
     computes; the reference for ops that torch has no single function for."""
 
-    def wrapped(x, **kwargs):
+    def wrapped(x, *args, **kwargs):
         if x.dtype in (torch.float16, torch.bfloat16):
-            return fn(x.float(), **kwargs).to(x.dtype)
-        return fn(x, **kwargs)
+            return fn(x.float(), *(a.float() for a in args), **kwargs).to(x.dtype)
+        return fn(x, *args, **kwargs)
 
     return wrapped
 
@@ -45,14 +47,26 @@ class Case:
     # The same for torch's backward: {(device type, dtype): fn(case, x, grad) -> the gradient
     # to expect}, for where torch's backward kernel disagrees with its other paths.
     grad_artifacts: dict = field(default_factory=dict)
+    # For a channel-parameter op: param(x) makes the tensor parameter for input x, passed
+    # after x (prelu's weight, swish's beta).
+    param: Callable | None = None
+    param_name: str = ""
+    # The name under torch.ops.fusedact, where it differs from fusedact.functional's.
+    registered: str = ""
 
-    def fused(self, x, **extra):
-        return getattr(FF, self.op)(x, **self.kwargs, **extra)
+    def args(self, x, param=None):
+        """The positional arguments after x: the parameter, given or made for x."""
+        if self.param is None:
+            return ()
+        return (self.param(x) if param is None else param,)
 
-    def torch(self, x, **extra):
+    def fused(self, x, param=None, **extra):
+        return getattr(FF, self.op)(x, *self.args(x, param), **self.kwargs, **extra)
+
+    def torch(self, x, param=None, **extra):
         """torch's result, as it is."""
         fn = self.torch_fn or getattr(F, self.op)
-        return fn(x, **self.kwargs, **extra)
+        return fn(x, *self.args(x, param), **self.kwargs, **extra)
 
     def reference(self, x, **extra):
         """What the forward is compared to: torch's result, with the documented artifacts
@@ -65,8 +79,16 @@ class Case:
         override = self.grad_artifacts.get((x.device.type, x.dtype))
         return override(self, x, grad) if override else grad_of(self.torch, x, grad)
 
+    @property
+    def name(self):
+        """The operator's name under torch.ops.fusedact, as its errors spell it."""
+        return self.registered or self.op
+
     def fused_op(self):
-        return getattr(torch.ops.fusedact, self.op).default
+        return getattr(torch.ops.fusedact, self.name).default
+
+    def backward_op(self):
+        return getattr(torch.ops.fusedact, f"{self.name}_backward").default
 
     def __str__(self):
         return self.id
@@ -109,7 +131,43 @@ def _sigmoid_grad_in_float(case, x, grad):
 
 @in_opmath
 def _swish(x, beta=1.0):
-    return x * torch.sigmoid(beta * x)
+    return x * torch.sigmoid(_per_channel(beta, x) * x)
+
+
+def _per_channel(param, x):
+    """A tensor parameter viewed to broadcast against x as prelu's weight does: one value to
+    every element (the output keeps x's shape), one per channel along dim 1."""
+    if not isinstance(param, torch.Tensor):
+        return param
+    if param.numel() == 1:
+        return param.reshape(())
+    return param.reshape([1, -1] + [1] * (x.dim() - 2))
+
+
+def _param_like(x, count, low, high):
+    dtype = x.dtype if x.is_floating_point() else torch.float32
+    return torch.linspace(low, high, count, dtype=torch.float64).to(dtype=dtype, device=x.device)
+
+
+def channels(x):
+    """How many parameters a per-channel op takes for x: dim 1's size, 1 below 2-D."""
+    return x.shape[1] if x.dim() >= 2 else 1
+
+
+def _prelu_weights(x):
+    return _param_like(x, channels(x), -0.4, 1.3)  # slopes of both signs
+
+
+def _prelu_weight(x):
+    return _param_like(x, 1, 0.25, 0.25)
+
+
+def _swish_betas(x):
+    return _param_like(x, channels(x), -1.0, 2.0)
+
+
+def _swish_beta(x):
+    return _param_like(x, 1, 1.5, 1.5)
 
 
 @in_opmath
@@ -134,9 +192,16 @@ POINTWISE = [
     Case("swish", "swish", torch_fn=_swish),
     Case("swish_0.5", "swish", {"beta": 0.5}, torch_fn=_swish),
     Case("mish", "mish", inplace=True),
+    Case("prelu", "prelu", param=_prelu_weights, param_name="weight"),
+    Case("prelu_one_weight", "prelu", param=_prelu_weight, param_name="weight"),
+    Case("swish_betas", "swish", param=_swish_betas, param_name="beta", registered="swish_tensor", torch_fn=_swish),
+    Case("swish_one_beta", "swish", param=_swish_beta, param_name="beta", registered="swish_tensor", torch_fn=_swish),
     Case("softplus", "softplus"),
     Case("softplus_0.5_10", "softplus", {"beta": 0.5, "threshold": 10.0}),
 ]
+
+
+CHANNEL_PARAM = [c for c in POINTWISE if c.param is not None]
 
 
 # ---- inputs ----------------------------------------------------------------------------

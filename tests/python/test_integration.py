@@ -24,11 +24,15 @@ def _samples(device, requires_grad):
 def test_opcheck_forward_backward_inplace(case, device):
     for requires_grad in (False, True):
         for x in _samples(device, requires_grad):
-            torch.library.opcheck(case.fused_op(), (x,), case.kwargs)
-            saved = x.detach()
+            args = case.args(x)
+            param_args = tuple(a.detach().requires_grad_(requires_grad) for a in args)
+            torch.library.opcheck(case.fused_op(), (x, *param_args), case.kwargs)
+            saved = x.detach().requires_grad_(requires_grad)
             grad = random_input(x.shape, torch.float32, device, seed=9).requires_grad_(requires_grad)
-            backward = getattr(torch.ops.fusedact, f"{case.op}_backward").default
-            torch.library.opcheck(backward, (grad, saved.requires_grad_(requires_grad)), case.kwargs)
+            torch.library.opcheck(case.backward_op(), (grad, saved, *param_args), case.kwargs)
+            if case.param is not None:
+                param_backward = getattr(torch.ops.fusedact, f"{case.name}_{case.param_name}_backward").default
+                torch.library.opcheck(param_backward, (grad, saved, *param_args))
             if case.inplace:
                 inplace = getattr(torch.ops.fusedact, f"{case.op}_").default
                 torch.library.opcheck(inplace, (x.detach().clone(),), case.kwargs)
@@ -41,7 +45,8 @@ def _models():
         torch.manual_seed(0)
         return torch.nn.Sequential(
             torch.nn.Linear(16, 32), nn.GELU(), torch.nn.Linear(32, 32), nn.GELU(approximate="tanh"),
-            torch.nn.Linear(32, 32), nn.ReLU(), torch.nn.Linear(32, 8),
+            torch.nn.Linear(32, 32), nn.ReLU(), torch.nn.Linear(32, 32), nn.PReLU(32, init=0.1),
+            torch.nn.Linear(32, 8),
         )
 
     return build(torch.nn), build(fusedact.nn)
@@ -87,6 +92,7 @@ def test_torch_compile_sees_fused_ops_in_both_graphs():
     forward, backward = graphs
     assert "fusedact.gelu.default" in forward and "fusedact.relu.default" in forward
     assert "fusedact.gelu_backward.default" in backward and "fusedact.relu_backward.default" in backward
+    assert "fusedact.prelu.default" in forward and "fusedact.prelu_weight_backward.default" in backward
 
 
 @pytest.mark.parametrize("case", [c for c in POINTWISE if c.inplace], ids=str)
@@ -124,16 +130,41 @@ def test_torch_export_and_jit_script():
 
 
 def test_nn_modules_are_drop_in():
-    for fused, ref in [
-        (fusedact.nn.GELU(), torch.nn.GELU()),
-        (fusedact.nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")),
-        (fusedact.nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
-    ]:
+    from fusedact.convert import REPLACEMENTS
+
+    twins = {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Softplus"}
+    assert {base.__name__ for base in REPLACEMENTS} == twins
+    for base, replacement in REPLACEMENTS.items():
+        fused, ref = replacement(), base()
         assert repr(fused) == repr(ref)
         assert fused.state_dict().keys() == ref.state_dict().keys()
-        assert isinstance(fused, type(ref))
+        assert isinstance(fused, base)
+    for fused, ref in [
+        (fusedact.nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")),
+        (fusedact.nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
+        (fusedact.nn.Softplus(beta=2.0, threshold=5.0), torch.nn.Softplus(beta=2.0, threshold=5.0)),
+        (fusedact.nn.PReLU(7), torch.nn.PReLU(7)),
+    ]:
+        assert repr(fused) == repr(ref)
     with pytest.raises(TypeError):
         fusedact.nn.GELU(approximate="tanh", bogus=1)
+
+
+def test_convert_replaces_every_activation_with_the_same_results():
+    from fusedact.convert import REPLACEMENTS
+
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(*(base() for base in REPLACEMENTS))
+    model = torch.nn.Sequential(*(base() for base in REPLACEMENTS))
+    model.load_state_dict(reference.state_dict())
+    fusedact.convert(model)
+    assert [type(m) for m in model] == list(REPLACEMENTS.values())
+    x = random_input((4, 5), torch.float32, "cpu") / 3
+    out, grads = _grads(model, x)
+    ref_out, ref_grads = _grads(reference, x)
+    assert_same(out, ref_out)
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert_same(g, r)
 
 
 def test_convert_swaps_modules_and_keeps_results(capsys):
@@ -141,9 +172,10 @@ def test_convert_swaps_modules_and_keeps_results(capsys):
     model, _ = _models()
     x = random_input((4, 16), torch.float32, "cpu")
     assert fusedact.convert(model, verbose=True) is model
-    assert "replaced 2 GELU, 1 ReLU" in capsys.readouterr().out
+    assert "replaced 2 GELU, 1 PReLU, 1 ReLU" in capsys.readouterr().out
     kinds = [type(m) for m in model]
     assert kinds.count(fusedact.nn.GELU) == 2 and kinds.count(fusedact.nn.ReLU) == 1
+    assert kinds.count(fusedact.nn.PReLU) == 1
     out, grads = _grads(model, x)
     ref_out, ref_grads = _grads(reference, x)
     assert_same(out, ref_out)

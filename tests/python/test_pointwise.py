@@ -135,17 +135,17 @@ def test_inplace(case, device):
 )
 @each_case
 def test_non_floating_input_is_a_clear_error(case, bad):
-    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.op}: expected input to be a floating-point tensor"):
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.name}: expected input to be a floating-point tensor"):
         case.fused(bad)
 
 
 @each_case
 def test_backward_op_checks_its_arguments(case):
-    op = getattr(torch.ops.fusedact, f"{case.op}_backward")
-    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.op}_backward: grad_output has shape \[3\] but"):
-        op(torch.ones(3), torch.ones(4), **case.kwargs)
-    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.op}_backward: grad_output is Double"):
-        op(torch.ones(3, dtype=torch.float64), torch.ones(3), **case.kwargs)
+    op = case.backward_op()
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.name}_backward: grad_output has shape \[3\] but"):
+        op(torch.ones(3), torch.ones(4), *case.args(torch.ones(4)), **case.kwargs)
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{case.name}_backward: grad_output is Double"):
+        op(torch.ones(3, dtype=torch.float64), torch.ones(3), *case.args(torch.ones(3)), **case.kwargs)
 
 
 @each_case
@@ -172,6 +172,7 @@ def test_cuda_misaligned_and_huge(case):
 # PyTorch's own sample inputs (OpInfo) for the ops it has, through our functions with the
 # same call: {fusedact.functional name: OpInfo name}.
 OPINFO_NAMES = {
+    "prelu": "nn.functional.prelu",
     "sigmoid": "sigmoid",
     "tanh": "tanh",
     "relu": "nn.functional.relu",

@@ -32,6 +32,9 @@ at::Tensor& relu_(at::Tensor& input);
 at::Tensor leaky_relu(const at::Tensor& input, double negative_slope = 0.01);
 at::Tensor& leaky_relu_(at::Tensor& input, double negative_slope = 0.01);
 
+/// x if x > 0 else weight * x, weight one value or one per channel (dim 1). torch::prelu.
+at::Tensor prelu(const at::Tensor& input, const at::Tensor& weight);
+
 /// x if x > 0 else alpha * (e^x - 1). torch::elu.
 at::Tensor elu(const at::Tensor& input, double alpha = 1.0);
 at::Tensor& elu_(at::Tensor& input, double alpha = 1.0);
@@ -52,6 +55,9 @@ at::Tensor& silu_(at::Tensor& input);
 
 /// x * sigmoid(beta * x), beta a constant.
 at::Tensor swish(const at::Tensor& input, double beta = 1.0);
+/// x * sigmoid(beta * x), beta a tensor (one value, or one per channel along dim 1) that
+/// receives a gradient.
+at::Tensor swish(const at::Tensor& input, const at::Tensor& beta);
 
 /// x * tanh(softplus(x)). torch::mish.
 at::Tensor mish(const at::Tensor& input);

@@ -1,7 +1,10 @@
 // The math of every fusedact activation, written once.
 //
 // Each activation is a small struct with `forward(x)` and `backward(grad, s)`, where s is
-// the saved input or output (the struct's `kSaves` says which). The members are templates
+// the saved input or output (the struct's `kSaves` says which). An activation with a tensor
+// parameter p (prelu's weight, swish's beta) has `forward(x, p)`, `backward(grad, x, p)` and
+// `backward_param(grad, x, p)`, this element's share of the gradient of p; WithConstant
+// turns it into a plain activation when p is a number (leaky_relu, swish with a float beta). The members are templates
 // over a value type V, and the same formula runs as:
 //   - float / double on CUDA threads (host+device functions),
 //   - at::vec::Vectorized lanes in the CPU kernels (csrc/cpu/vec.h),
@@ -98,21 +101,6 @@ struct Tanh {
   }
 };
 
-// leaky_relu(x) = x if x > 0 else negative_slope * x.
-struct LeakyRelu {
-  static constexpr Saves kSaves = Saves::Input;
-  double negative_slope = 0.01;
-
-  template <class V>
-  FUSEDACT_MATH V forward(V x) const {
-    return select(x > V(0), x, x * V(negative_slope));
-  }
-  template <class V>
-  FUSEDACT_MATH V backward(V grad, V x) const {
-    return select(x > V(0), grad, grad * V(negative_slope));
-  }
-};
-
 // elu(x) = scale * x if x > 0 else scale * alpha * (e^(input_scale x) - 1): torch's
 // elu (scale = input_scale = 1) and selu (scale = lambda, alpha = alpha of the SELU paper).
 struct Elu {
@@ -169,23 +157,6 @@ struct Silu {
   }
 };
 
-// swish(x) = x * sigmoid(beta x), beta a constant; quick_gelu is swish with beta = 1.702.
-struct Swish {
-  static constexpr Saves kSaves = Saves::Input;
-  double beta = 1.0;
-
-  template <class V>
-  FUSEDACT_MATH V forward(V x) const {
-    return x * (V(1) / (V(1) + exp(-(x * V(beta)))));
-  }
-  template <class V>
-  FUSEDACT_MATH V backward(V grad, V x) const {
-    // The order of autograd through x * sigmoid(beta x), for the same signed zeros.
-    V sigmoid = V(1) / (V(1) + exp(-(x * V(beta))));
-    return grad * sigmoid + grad * x * (V(1) - sigmoid) * sigmoid * V(beta);
-  }
-};
-
 constexpr double kQuickGeluBeta = 1.702;  // CLIP's sigmoid approximation of gelu
 
 // mish(x) = x * tanh(softplus(x)). e^x overflowing to inf gives tanh(inf) = 1.
@@ -237,5 +208,65 @@ struct Gelu {
     return grad * (cdf + x * pdf);
   }
 };
+
+// ---- activations with a parameter -----------------------------------------------------
+
+// prelu(x, w) = x if x > 0 else w * x; leaky_relu is prelu with a constant slope.
+struct Prelu {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x, V w) const {
+    return select(x > V(0), x, x * w);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x, V w) const {
+    return select(x > V(0), grad, grad * w);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward_param(V grad, V x, V w) const {
+    return select(x > V(0), V(0), x * grad);
+  }
+};
+
+// swish(x, beta) = x * sigmoid(beta x); quick_gelu is swish with beta = 1.702. The backward
+// formulas follow autograd through x * sigmoid(beta * x), for the same rounding and signed zeros.
+struct Swish {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x, V beta) const {
+    return x * (V(1) / (V(1) + exp(-(x * beta))));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x, V beta) const {
+    V sigmoid = V(1) / (V(1) + exp(-(x * beta)));
+    return grad * sigmoid + grad * x * (V(1) - sigmoid) * sigmoid * beta;
+  }
+  template <class V>
+  FUSEDACT_MATH V backward_param(V grad, V x, V beta) const {
+    V sigmoid = V(1) / (V(1) + exp(-(x * beta)));
+    return grad * x * (V(1) - sigmoid) * sigmoid * x;
+  }
+};
+
+// A parametric activation with its parameter fixed to a number.
+template <class Parametric>
+struct WithConstant {
+  static constexpr Saves kSaves = Parametric::kSaves;
+  double param;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return Parametric{}.forward(x, V(param));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    return Parametric{}.backward(grad, x, V(param));
+  }
+};
+
+using LeakyRelu = WithConstant<Prelu>;
+using SwishConstant = WithConstant<Swish>;
 
 }  // namespace fusedact::math

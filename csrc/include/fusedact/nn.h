@@ -7,6 +7,7 @@
 
 #include <fusedact/fusedact.h>
 
+#include <torch/types.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/options/activation.h>
 #include <torch/arg.h>
@@ -29,10 +30,12 @@ class Activation : public torch::nn::Cloneable<Derived> {
 // For the activations whose torch::nn module takes no options.
 struct NoOptions {};
 
-// Options of Swish (no torch::nn twin): x * sigmoid(beta * x).
+// Options of Swish (no torch::nn twin): x * sigmoid(beta * x), beta a constant or, with
+// learnable(true), a parameter named "beta" initialised to it.
 struct SwishOptions {
   SwishOptions(double beta = 1.0) : beta_(beta) {}  // NOLINT(google-explicit-constructor): as torch's options
   TORCH_ARG(double, beta);
+  TORCH_ARG(bool, learnable) = false;
 };
 
 class SigmoidImpl : public Activation<SigmoidImpl, NoOptions> {
@@ -74,6 +77,20 @@ class LeakyReLUImpl : public Activation<LeakyReLUImpl, torch::nn::LeakyReLUOptio
   }
 };
 TORCH_MODULE(LeakyReLU);
+
+// As torch::nn::PReLU: a parameter "weight" of num_parameters values, initialised to init.
+class PReLUImpl : public torch::nn::Cloneable<PReLUImpl> {
+ public:
+  explicit PReLUImpl(torch::nn::PReLUOptions options_ = {}) : options(std::move(options_)) { reset(); }
+  void reset() override { weight = register_parameter("weight", torch::full({options.num_parameters()}, options.init())); }
+  at::Tensor forward(const at::Tensor& input) { return fusedact::prelu(input, weight); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::PReLU(num_parameters=" << options.num_parameters() << ")";
+  }
+  torch::nn::PReLUOptions options;
+  at::Tensor weight;
+};
+TORCH_MODULE(PReLU);
 
 class ELUImpl : public Activation<ELUImpl, torch::nn::ELUOptions> {
  public:
@@ -123,13 +140,20 @@ class SiLUImpl : public Activation<SiLUImpl, NoOptions> {
 };
 TORCH_MODULE(SiLU);
 
-class SwishImpl : public Activation<SwishImpl, SwishOptions> {
+class SwishImpl : public torch::nn::Cloneable<SwishImpl> {
  public:
-  using Activation::Activation;
-  at::Tensor forward(const at::Tensor& input) { return fusedact::swish(input, options.beta()); }
-  void pretty_print(std::ostream& stream) const override {
-    stream << "fusedact::nn::Swish(beta=" << options.beta() << ")";
+  explicit SwishImpl(SwishOptions options_ = {}) : options(std::move(options_)) { reset(); }
+  void reset() override {
+    if (options.learnable()) beta = register_parameter("beta", torch::full({1}, options.beta()));
   }
+  at::Tensor forward(const at::Tensor& input) {
+    return options.learnable() ? fusedact::swish(input, beta) : fusedact::swish(input, options.beta());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Swish(beta=" << options.beta() << (options.learnable() ? ", learnable=true" : "") << ")";
+  }
+  SwishOptions options;
+  at::Tensor beta;  // the parameter, when learnable
 };
 TORCH_MODULE(Swish);
 

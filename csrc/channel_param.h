@@ -1,0 +1,124 @@
+// Device-generic machinery of the channel-parameter ops (ops.h: prelu, swish with a tensor
+// beta): argument checks, the parameter's broadcast view, and the forward / backward /
+// parameter-gradient implementations shared by every backend. A backend supplies `run` (as
+// for the pointwise ops) and `channel_grad(tiling, grad, self, param, out, fn)`, which sums
+// fn per channel as channel_tiling.h lays out.
+#pragma once
+
+#include "channel_tiling.h"
+#include "pointwise.h"
+
+#include <ATen/ops/empty.h>
+#include <c10/core/SymInt.h>
+
+#include <vector>
+
+namespace fusedact {
+
+template <class Op>
+struct ChannelParam {
+  using Math = typename Op::Math;
+
+  static const auto& forward_op() {
+    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(std::string(Op::kName));
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>(
+        backward_name<Op>());
+    return op;
+  }
+  static const auto& param_backward_op() {
+    static const auto op =
+        find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>(param_backward_name<Op>());
+    return op;
+  }
+
+  // Checks input and parameter as torch's prelu does and returns the parameter viewed to
+  // broadcast against the input: a 0-dim tensor for one value, [1, C, 1, ...] for one per
+  // channel (dim 1; a 0-D or 1-D input has a single channel).
+  static at::Tensor broadcast_param(const at::Tensor& self, const at::Tensor& param) {
+    const char* op = Op::kName;
+    const char* name = Op::kParam;
+    check_floating(op, "input", self);
+    check_floating(op, name, param);
+    TORCH_CHECK(param.scalar_type() == self.scalar_type(), "fusedact.", op, ": ", name, " is ", param.scalar_type(),
+                " but input is ", self.scalar_type());
+    TORCH_CHECK(param.device() == self.device(), "fusedact.", op, ": ", name, " is on ", param.device(),
+                " but input is on ", self.device());
+    TORCH_CHECK(param.dim() <= 1, "fusedact.", op, ": ", name, " must be a scalar or a 1-D tensor, got ",
+                param.dim(), " dimensions");
+    if (param.sym_numel() == 1) return param.reshape({});
+    TORCH_CHECK(self.dim() >= 2, "fusedact.", op, ": ", name, " has ", param.sym_numel(), " elements but a ",
+                self.dim(), "-D input has a single channel");
+    TORCH_CHECK(param.sym_numel() == self.sym_size(1), "fusedact.", op, ": ", name, " has ", param.sym_numel(),
+                " elements but input has ", self.sym_size(1), " channels");
+    std::vector<c10::SymInt> shape(self.dim(), 1);
+    shape[1] = self.sym_size(1);
+    return param.reshape_symint(shape);
+  }
+
+  template <class Backend>
+  static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
+    at::Tensor out = at::empty_like(self);
+    auto iter = pointwise_iter({out}, {self, broadcast_param(self, param)});
+    Backend::run(iter, ParamForwardFn<Math>{});
+    return out;
+  }
+
+  // The gradient of the input.
+  template <class Backend>
+  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    check_backward_args(backward_name<Op>(), grad, self);
+    at::Tensor grad_input = at::empty_like(self);
+    auto iter = pointwise_iter({grad_input}, {grad, self, broadcast_param(self, param)});
+    Backend::run(iter, ParamBackwardFn<Math>{});
+    return grad_input;
+  }
+
+  // The gradient of the parameter: ParamGradFn summed per channel, deterministically.
+  template <class Backend>
+  static at::Tensor param_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    check_backward_args(param_backward_name<Op>(), grad, self);
+    broadcast_param(self, param);
+    const bool per_channel = param.numel() != 1;
+    const int64_t channels = per_channel ? self.size(1) : 1;
+    at::Tensor out = at::empty({channels}, param.options());
+    if (self.numel() == 0) return out.zero_().view(param.sizes());
+    const int64_t rows = per_channel ? self.size(0) : 1;
+    const auto tiling = ChannelTiling::make(rows, channels, self.numel() / (rows * channels));
+    Backend::channel_grad(tiling, grad.contiguous(), self.contiguous(), param.reshape({channels}).contiguous(), out,
+                          ParamGradFn<Math>{});
+    return out.view(param.sizes());
+  }
+
+  // Meta kernels: the same checks and allocation, no computation.
+  static at::Tensor forward_meta(const at::Tensor& self, const at::Tensor& param) {
+    broadcast_param(self, param);
+    return at::empty_like(self);
+  }
+  static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    check_backward_args(backward_name<Op>(), grad, self);
+    broadcast_param(self, param);
+    return at::empty_like(self);
+  }
+  static at::Tensor param_backward_meta(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+    check_backward_args(param_backward_name<Op>(), grad, self);
+    broadcast_param(self, param);
+    return at::empty_symint(param.sym_sizes(), param.options());
+  }
+};
+
+// Registers every channel-parameter op with the kernels of one backend.
+template <class Backend>
+void register_channel_param_kernels(torch::Library& m) {
+  for_each_type(ChannelParamOps{}, [&](auto op) {
+    using Op = decltype(op);
+    using Impl = ChannelParam<Op>;
+    m.impl(Op::kName, &Impl::template forward<Backend>);
+    m.impl(backward_name<Op>().c_str(), &Impl::template backward<Backend>);
+    m.impl(param_backward_name<Op>().c_str(), &Impl::template param_backward<Backend>);
+  });
+}
+
+}  // namespace fusedact

@@ -5,6 +5,7 @@
 
 #include "channel_param.h"
 #include "cpu/isa.h"
+#include "gated.h"
 #include "pointwise.h"
 
 namespace fusedact {
@@ -50,6 +51,17 @@ at::Tensor& mish_(at::Tensor& input) { return call_<MishOp>(input); }
 at::Tensor softplus(const at::Tensor& input, double beta, double threshold) {
   return call<SoftplusOp>(input, beta, threshold);
 }
+
+at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) { return Gated<SwigluOp>::forward_op().call(gate, up); }
+at::Tensor swiglu(const at::Tensor& input, int64_t dim) { return Gated<SwigluOp>::split_op().call(input, dim); }
+at::Tensor geglu(const at::Tensor& gate, const at::Tensor& up, c10::string_view approximate) {
+  return Gated<GegluOp>::forward_op().call(gate, up, approximate);
+}
+at::Tensor geglu(const at::Tensor& input, int64_t dim, c10::string_view approximate) {
+  return Gated<GegluOp>::split_op().call(input, dim, approximate);
+}
+at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up) { return Gated<RegluOp>::forward_op().call(gate, up); }
+at::Tensor reglu(const at::Tensor& input, int64_t dim) { return Gated<RegluOp>::split_op().call(input, dim); }
 
 BuildInfo build_info() {
   BuildInfo info;

@@ -6,10 +6,13 @@
 //   - channel-parameter ops (prelu, swish with a tensor beta): a Function that saves the
 //     input and the parameter; its backward runs the fused input-gradient op and the fused
 //     parameter-gradient op, each only when that gradient is wanted;
+//   - GLU ops: a Function that saves gate and up (or the input of the split form); its
+//     backward is the fused op that writes both gradients;
 //   - backward ops: the fused kernel when no gradient is wanted, else the same math
 //     evaluated with differentiable ATen ops (TensorValue), so double backward works.
 #include "autograd/tensor_value.h"
 #include "channel_param.h"
+#include "gated.h"
 #include "pointwise.h"
 
 #include <ATen/ExpandUtils.h>
@@ -226,6 +229,87 @@ struct ChannelParamAutograd {
   }
 };
 
+template <class Op, class Params = ParamsOf<typename Op::Activation>>
+struct GatedAutograd;
+
+template <class Op, class... P>
+struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
+  using Impl = Gated<Op>;
+  using Math = typename Op::Math;
+
+  struct Pair : torch::autograd::Function<Pair> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up, P... params) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      ctx->save_for_backward({gate, up});
+      ctx->saved_data["params"] = pack(params...);
+      return Impl::forward_op().call(gate, up, params...);
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      const auto saved = ctx->get_saved_variables();
+      auto [grad_gate, grad_up] = unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
+        return Impl::backward_op().call(grads[0], saved[0], saved[1], params...);
+      });
+      variable_list result = {grad_gate, grad_up};
+      result.resize(2 + sizeof...(P));
+      return result;
+    }
+  };
+
+  struct Split : torch::autograd::Function<Split> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, int64_t dim, P... params) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      ctx->save_for_backward({self});
+      ctx->saved_data["dim"] = dim;
+      ctx->saved_data["params"] = pack(params...);
+      return Impl::split_op().call(self, dim, params...);
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      const at::Tensor self = ctx->get_saved_variables()[0];
+      const int64_t dim = ctx->saved_data["dim"].toInt();
+      variable_list result = {unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
+        return Impl::split_backward_op().call(grads[0], self, dim, params...);
+      })};
+      result.resize(2 + sizeof...(P));
+      return result;
+    }
+  };
+
+  static at::Tensor forward(const at::Tensor& gate, const at::Tensor& up, P... params) {
+    return Pair::apply(gate, up, params...);
+  }
+  static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) { return Split::apply(self, dim, params...); }
+
+  // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
+  static std::tuple<at::Tensor, at::Tensor> composite(const at::Tensor& grad, const at::Tensor& gate,
+                                                      const at::Tensor& up, P... params) {
+    const auto fn = GatedBackwardFn<Math>{Impl::make(params...)};
+    const auto result = fn(TensorValue(opmath(grad)), TensorValue(opmath(gate)), TensorValue(opmath(up)));
+    return {connect(result.first.get().to(gate.scalar_type()), gate),
+            connect(result.second.get().to(up.scalar_type()), gate)};
+  }
+
+  static std::tuple<at::Tensor, at::Tensor> backward(const at::Tensor& grad, const at::Tensor& gate,
+                                                     const at::Tensor& up, P... params) {
+    if (differentiable({grad, gate, up})) return composite(grad, gate, up, params...);
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return Impl::backward_op().call(grad, gate, up, params...);
+  }
+
+  static at::Tensor split_backward(const at::Tensor& grad, const at::Tensor& self, int64_t dim, P... params) {
+    if (differentiable({grad, self})) {
+      const auto [gate, up] = Impl::halves(split_backward_name<Op>(), self, dim);
+      const auto [grad_gate, grad_up] = composite(grad, gate, up, params...);
+      return at::cat({grad_gate, grad_up}, at::maybe_wrap_dim(dim, self.dim()));
+    }
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return Impl::split_backward_op().call(grad, self, dim, params...);
+  }
+};
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
@@ -244,6 +328,14 @@ TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
     m.impl(Op::kName, &Autograd::forward);
     m.impl(backward_name<Op>().c_str(), &Autograd::backward);
     m.impl(param_backward_name<Op>().c_str(), &Autograd::param_backward);
+  });
+  for_each_type(GatedOps{}, [&](auto op) {
+    using Op = decltype(op);
+    using Autograd = GatedAutograd<Op>;
+    m.impl(Op::kName, &Autograd::forward);
+    m.impl(backward_name<Op>().c_str(), &Autograd::backward);
+    m.impl(split_name<Op>().c_str(), &Autograd::split);
+    m.impl(split_backward_name<Op>().c_str(), &Autograd::split_backward);
   });
 }
 

@@ -62,7 +62,7 @@ struct ChannelParam {
   static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
     at::Tensor out = at::empty_like(self);
     auto iter = pointwise_iter({out}, {self, broadcast_param(self, param)});
-    Backend::run(iter, ParamForwardFn<Math>{});
+    Backend::run(iter, BinaryForwardFn<Math>{});
     return out;
   }
 

@@ -1,6 +1,7 @@
 // Meta kernels: output shape, dtype and strides without computing, for fake tensors,
 // torch.compile and torch.export. Registers every op of the tables at the Meta key.
 #include "channel_param.h"
+#include "gated.h"
 #include "pointwise.h"
 
 namespace fusedact {
@@ -21,6 +22,14 @@ TORCH_LIBRARY_IMPL(fusedact, Meta, m) {
     m.impl(Op::kName, &Impl::forward_meta);
     m.impl(backward_name<Op>().c_str(), &Impl::backward_meta);
     m.impl(param_backward_name<Op>().c_str(), &Impl::param_backward_meta);
+  });
+  for_each_type(GatedOps{}, [&](auto op) {
+    using Op = decltype(op);
+    using Impl = Gated<Op>;
+    m.impl(Op::kName, &Impl::forward_meta);
+    m.impl(backward_name<Op>().c_str(), &Impl::backward_meta);
+    m.impl(split_name<Op>().c_str(), &Impl::split_meta);
+    m.impl(split_backward_name<Op>().c_str(), &Impl::split_backward_meta);
   });
 }
 

@@ -128,6 +128,31 @@ struct SwishTensorOp : ChannelParamOp<math::Swish> {
   static constexpr const char* kParam = "beta";
 };
 
+// GLU variants: act(gate) * up, gate and up being two tensors, or the first and second
+// halves of one tensor along a dim (the gate first, as in LLaMA). An entry names the op and
+// the pointwise entry of its activation, whose parameters it takes. Schemas (registration.cpp):
+//   <name>(Tensor gate, Tensor up, <params>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
+//   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
+//   <name>_split_backward(Tensor grad_output, Tensor self, int dim, <params>) -> Tensor
+template <class Act>
+struct GatedOp {
+  using Activation = Act;
+  using Math = math::Gated<typename Act::Math>;
+};
+
+struct SwigluOp : GatedOp<SiluOp> {
+  static constexpr const char* kName = "swiglu";
+};
+
+struct GegluOp : GatedOp<GeluOp> {
+  static constexpr const char* kName = "geglu";
+};
+
+struct RegluOp : GatedOp<ReluOp> {
+  static constexpr const char* kName = "reglu";
+};
+
 // ---- helpers over the table ------------------------------------------------------------
 
 template <class... Ts>
@@ -144,6 +169,7 @@ void for_each_type(TypeList<Ts...>, F&& f) {
 using PointwiseOps = TypeList<SigmoidOp, TanhOp, ReluOp, LeakyReluOp, EluOp, SeluOp, GeluOp, QuickGeluOp, SiluOp,
                               SwishOp, MishOp, SoftplusOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
+using GatedOps = TypeList<SwigluOp, GegluOp, RegluOp>;
 
 // The schema argument types of an entry, as deduced from its `make`.
 template <class Op>
@@ -158,6 +184,14 @@ std::string inplace_name() {
   return std::string(Op::kName) + "_";
 }
 
+template <class Op>
+std::string split_name() {
+  return std::string(Op::kName) + "_split";
+}
+template <class Op>
+std::string split_backward_name() {
+  return std::string(Op::kName) + "_split_backward";
+}
 template <class Op>
 std::string param_backward_name() {
   return std::string(Op::kName) + "_" + Op::kParam + "_backward";

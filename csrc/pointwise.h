@@ -1,9 +1,10 @@
-// Device-generic machinery of the pointwise ops: kernel functors that adapt a math struct
-// to a fixed arity, argument checks, and the forward / in-place / backward implementations
-// shared by every backend. A backend (CpuBackend, CudaBackend) only supplies
-// `run(TensorIteratorBase&, const Fn&)`, which applies Fn element-wise.
+// Device-generic machinery of the pointwise ops: argument checks, and the forward /
+// in-place / backward implementations shared by every backend. A backend (CpuBackend,
+// CudaBackend) only supplies `run(TensorIteratorBase&, const Fn&)`, which applies a kernel
+// functor (functors.h) element-wise.
 #pragma once
 
+#include "functors.h"
 #include "ops.h"
 
 #include <ATen/TensorIterator.h>
@@ -12,75 +13,6 @@
 #include <torch/library.h>
 
 namespace fusedact {
-
-// ---- kernel functors -------------------------------------------------------------------
-// A functor has kOutputs outputs and kInputs inputs; its call operator takes kInputs
-// values of any math value type V (see math.h) and returns one V.
-
-template <class Math>
-struct ForwardFn {
-  static constexpr int kInputs = 1;
-  Math math;
-  template <class V>
-  FUSEDACT_MATH V operator()(V x) const {
-    return math.forward(x);
-  }
-};
-
-template <class Math>
-struct BackwardFn {
-  static constexpr int kInputs = 2;
-  Math math;
-  template <class V>
-  FUSEDACT_MATH V operator()(V grad, V saved) const {
-    return math.backward(grad, saved);
-  }
-};
-
-// The same for the channel-parameter ops (ops.h): p is the parameter, broadcast to x.
-template <class Math>
-struct ParamForwardFn {
-  static constexpr int kInputs = 2;
-  Math math;
-  template <class V>
-  FUSEDACT_MATH V operator()(V x, V p) const {
-    return math.forward(x, p);
-  }
-};
-
-template <class Math>
-struct ParamBackwardFn {
-  static constexpr int kInputs = 3;
-  Math math;
-  template <class V>
-  FUSEDACT_MATH V operator()(V grad, V x, V p) const {
-    return math.backward(grad, x, p);
-  }
-};
-
-// One element's share of the parameter's gradient; the backends sum it per channel.
-template <class Math>
-struct ParamGradFn {
-  static constexpr int kInputs = 3;
-  Math math;
-  template <class V>
-  FUSEDACT_MATH V operator()(V grad, V x, V p) const {
-    return math.backward_param(grad, x, p);
-  }
-};
-
-// Every functor type the backends must compile for the op tables: the element-wise ones
-// (run over a TensorIterator) and the channel reductions.
-template <class Pointwise, class ChannelParam>
-struct AllFunctors;
-template <class... Ops, class... ParamOps>
-struct AllFunctors<TypeList<Ops...>, TypeList<ParamOps...>> {
-  using elementwise = TypeList<ForwardFn<typename Ops::Math>..., BackwardFn<typename Ops::Math>...,
-                               ParamForwardFn<typename ParamOps::Math>..., ParamBackwardFn<typename ParamOps::Math>...>;
-  using channel_reductions = TypeList<ParamGradFn<typename ParamOps::Math>...>;
-};
-using PointwiseFunctors = AllFunctors<PointwiseOps, ChannelParamOps>::elementwise;
-using ChannelGradFunctors = AllFunctors<PointwiseOps, ChannelParamOps>::channel_reductions;
 
 // ---- argument checks ----------------------------------------------------------------------
 

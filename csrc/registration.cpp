@@ -9,6 +9,11 @@
 //   <name>(Tensor self, Tensor <param>) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
 //   <name>_<param>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
+// For each GLU entry, with its activation's parameters:
+//   <name>(Tensor gate, Tensor up, <params>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
+//   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
+//   <name>_split_backward(Tensor grad_output, Tensor self, int dim, <params>) -> Tensor
 #include "ops.h"
 
 #include <torch/library.h>
@@ -39,6 +44,15 @@ TORCH_LIBRARY(fusedact, m) {
     define(std::string(Op::kName) + "(Tensor self, " + param + ") -> Tensor");
     define(backward_name<Op>() + "(Tensor grad_output, Tensor self, " + param + ") -> Tensor");
     define(param_backward_name<Op>() + "(Tensor grad_output, Tensor self, " + param + ") -> Tensor");
+  });
+  for_each_type(GatedOps{}, [&](auto op) {
+    using Op = decltype(op);
+    const char* params = Op::Activation::kParams;
+    define(with_params(std::string(Op::kName) + "(Tensor gate, Tensor up", params) + ") -> Tensor");
+    define(with_params(backward_name<Op>() + "(Tensor grad_output, Tensor gate, Tensor up", params) +
+           ") -> (Tensor, Tensor)");
+    define(with_params(split_name<Op>() + "(Tensor self, int dim=-1", params) + ") -> Tensor");
+    define(with_params(split_backward_name<Op>() + "(Tensor grad_output, Tensor self, int dim", params) + ") -> Tensor");
   });
 }
 

@@ -1,10 +1,11 @@
-// CUDA kernels of the pointwise and channel-parameter ops: registers every op of the tables
+// CUDA kernels of the pointwise, channel-parameter and GLU ops: registers every op of the tables
 // at the CUDA key. CudaBackend runs a kernel functor over a TensorIterator: one vectorized
 // kernel when all operands are contiguous (in memory order, so channels_last and
 // transposed-dense count), a strided one otherwise; and sums a channel parameter's gradient
 // with one block per tile (channel_tiling.h), then one thread per channel. All on the
 // current stream, without host synchronisation.
 #include "channel_param.h"
+#include "gated.h"
 #include "channel_reduce.cuh"
 #include "launch.cuh"
 #include "pointwise.cuh"
@@ -20,18 +21,18 @@
 namespace fusedact::cuda {
 namespace {
 
-template <int kVec, class scalar_t, int kInputs, class Fn>
+template <int kVec, class scalar_t, int kInputs, int kOutputs, class Fn>
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    contiguous_kernel(ContiguousArgs<scalar_t, kInputs> args, int64_t n, Fn fn) {
+    contiguous_kernel(ContiguousArgs<scalar_t, kInputs, kOutputs> args, int64_t n, Fn fn) {
   contiguous_thread<kVec>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x, int64_t{gridDim.x} * blockDim.x, args, n,
                           fn);
 }
 
-template <class scalar_t, int kInputs, class Offsets, class Fn>
+template <class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    strided_kernel(StridedArgs<1 + kInputs> args, Offsets offsets, int64_t n, Fn fn) {
-  strided_thread<scalar_t, kInputs>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x, int64_t{gridDim.x} * blockDim.x,
-                                    args, offsets, n, fn);
+    strided_kernel(StridedArgs<kOutputs + kInputs> args, Offsets offsets, int64_t n, Fn fn) {
+  strided_thread<scalar_t, kInputs, kOutputs>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x,
+                                              int64_t{gridDim.x} * blockDim.x, args, offsets, n, fn);
 }
 
 constexpr int kWarpSize = 32;
@@ -66,19 +67,24 @@ __global__ void channel_combine_kernel(ChannelTiling tiling, const acc_t* slots,
 template <class scalar_t, class Fn>
 void launch(at::TensorIteratorBase& iter, const Fn& fn) {
   constexpr int kInputs = Fn::kInputs;
+  constexpr int kOutputs = kOutputsOf<Fn>;
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   if (iter.is_contiguous()) {
-    ContiguousArgs<scalar_t, kInputs> args;
-    args.out = static_cast<scalar_t*>(iter.data_ptr(0));
-    bool aligned = reinterpret_cast<uintptr_t>(args.out) % 16 == 0;
+    ContiguousArgs<scalar_t, kInputs, kOutputs> args;
+    bool aligned = true;
+    for (int k = 0; k < kOutputs; ++k) {
+      args.out[k] = static_cast<scalar_t*>(iter.data_ptr(k));
+      aligned = aligned && reinterpret_cast<uintptr_t>(args.out[k]) % 16 == 0;
+    }
     for (int k = 0; k < kInputs; ++k) {
-      args.in[k] = static_cast<const scalar_t*>(iter.data_ptr(1 + k));
+      args.in[k] = static_cast<const scalar_t*>(iter.data_ptr(kOutputs + k));
       aligned = aligned && reinterpret_cast<uintptr_t>(args.in[k]) % 16 == 0;
     }
     const int64_t n = iter.numel();
     if (aligned) {
       constexpr int kVec = kVecSize<scalar_t>;
-      contiguous_kernel<kVec><<<grid_size(n / (kVec * kUnroll) + 1, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(args, n, fn);
+      contiguous_kernel<kVec><<<grid_size(n / (kVec * kUnroll) + 1, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+          args, n, fn);
     } else {
       contiguous_kernel<1><<<grid_size(n / kUnroll + 1, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(args, n, fn);
     }
@@ -89,11 +95,13 @@ void launch(at::TensorIteratorBase& iter, const Fn& fn) {
     for (auto& sub : iter.with_32bit_indexing()) launch<scalar_t>(sub, fn);
     return;
   }
-  StridedArgs<1 + kInputs> args;
-  for (int k = 0; k < 1 + kInputs; ++k) args.data[k] = static_cast<char*>(iter.data_ptr(k));
-  const auto offsets = ::make_offset_calculator<1 + kInputs>(iter);
+  constexpr int kArgs = kOutputs + kInputs;
+  StridedArgs<kArgs> args;
+  for (int k = 0; k < kArgs; ++k) args.data[k] = static_cast<char*>(iter.data_ptr(k));
+  const auto offsets = ::make_offset_calculator<kArgs>(iter);
   const int64_t n = iter.numel();
-  strided_kernel<scalar_t, kInputs><<<grid_size(n, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(args, offsets, n, fn);
+  strided_kernel<scalar_t, kInputs, kOutputs>
+      <<<grid_size(n, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(args, offsets, n, fn);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -134,6 +142,7 @@ struct CudaBackend {
 TORCH_LIBRARY_IMPL(fusedact, CUDA, m) {
   register_pointwise_kernels<CudaBackend>(m);
   register_channel_param_kernels<CudaBackend>(m);
+  register_gated_kernels<CudaBackend>(m);
 }
 
 }  // namespace fusedact::cuda

@@ -5,10 +5,13 @@
 // Plain C++ (no CUDA syntax), so a host compiler can include it.
 #pragma once
 
+#include "functors.h"
+
 #include <ATen/OpMathType.h>
 #include <c10/macros/Macros.h>
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 // `#pragma unroll` for the device pass only (host compilers warn on it).
@@ -34,14 +37,14 @@ struct alignas(sizeof(T) * N) Pack {
   T v[N];
 };
 
-// The pointers of one contiguous launch: an output and kInputs inputs of one dtype.
-template <class scalar_t, int kInputs>
+// The pointers of one contiguous launch: kOutputs outputs and kInputs inputs of one dtype.
+template <class scalar_t, int kInputs, int kOutputs = 1>
 struct ContiguousArgs {
-  scalar_t* out;
+  scalar_t* out[kOutputs];
   const scalar_t* in[kInputs];
 };
 
-// The pointers of one strided launch: operand 0 is the output; offsets are in bytes.
+// The pointers of one strided launch: the outputs, then the inputs; offsets are in bytes.
 template <int kArgs>
 struct StridedArgs {
   char* data[kArgs];
@@ -49,10 +52,31 @@ struct StridedArgs {
 
 namespace detail {
 
+// fn on the opmath values of its inputs (load(k) gives input k): one opmath value, or a
+// math::Pair of them.
 template <class scalar_t, class Fn, class Load, size_t... I>
-C10_HOST_DEVICE C10_ALWAYS_INLINE scalar_t apply(const Fn& fn, const Load& load, std::index_sequence<I...>) {
+C10_HOST_DEVICE C10_ALWAYS_INLINE auto apply(const Fn& fn, const Load& load, std::index_sequence<I...>) {
   using opmath_t = at::opmath_type<scalar_t>;
-  return static_cast<scalar_t>(fn(static_cast<opmath_t>(load(I))...));
+  return fn(static_cast<opmath_t>(load(I))...);
+}
+
+// Output k of a result of apply, rounded to scalar_t.
+template <class scalar_t, int k, class Result>
+C10_HOST_DEVICE C10_ALWAYS_INLINE scalar_t output(const Result& result) {
+  if constexpr (std::is_arithmetic_v<Result>) {
+    return static_cast<scalar_t>(result);
+  } else if constexpr (k == 0) {
+    return static_cast<scalar_t>(result.first);
+  } else {
+    return static_cast<scalar_t>(result.second);
+  }
+}
+
+// Calls store(k, output k) for every output of a result.
+template <class scalar_t, int kOutputs, class Result, class Store>
+C10_HOST_DEVICE C10_ALWAYS_INLINE void store_outputs(const Result& result, const Store& store) {
+  store(0, output<scalar_t, 0>(result));
+  if constexpr (kOutputs > 1) store(1, output<scalar_t, 1>(result));
 }
 
 }  // namespace detail
@@ -60,9 +84,10 @@ C10_HOST_DEVICE C10_ALWAYS_INLINE scalar_t apply(const Fn& fn, const Load& load,
 // Contiguous operands: thread t handles packs t, t + T, t + 2T, ... of kVec elements,
 // kUnroll packs per step (all loads first), then the n % kVec trailing elements one each.
 // kVec > 1 requires every pointer to be 16-byte aligned; kVec = 1 has no requirement.
-template <int kVec, class scalar_t, int kInputs, class Fn>
-C10_HOST_DEVICE void contiguous_thread(int64_t thread, int64_t nthreads, const ContiguousArgs<scalar_t, kInputs>& args,
-                                       int64_t n, const Fn& fn) {
+template <int kVec, class scalar_t, int kInputs, int kOutputs, class Fn>
+C10_HOST_DEVICE void contiguous_thread(int64_t thread, int64_t nthreads,
+                                       const ContiguousArgs<scalar_t, kInputs, kOutputs>& args, int64_t n, const Fn& fn) {
+  static_assert(kOutputs == kOutputsOf<Fn>, "the launch and the functor disagree on the number of outputs");
   using P = Pack<scalar_t, kVec>;
   const int64_t npacks = n / kVec;
   for (int64_t base = thread; base < npacks; base += nthreads * kUnroll) {
@@ -79,32 +104,39 @@ FUSEDACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t p = base + u * nthreads;
       if (p < npacks) {
-        P out;
+        P out[kOutputs];
 FUSEDACT_UNROLL
         for (int j = 0; j < kVec; ++j) {
-          out.v[j] = detail::apply<scalar_t>(fn, [&](size_t k) { return in[u][k].v[j]; },
-                                             std::make_index_sequence<kInputs>{});
+          const auto result = detail::apply<scalar_t>(fn, [&](size_t k) { return in[u][k].v[j]; },
+                                                      std::make_index_sequence<kInputs>{});
+          detail::store_outputs<scalar_t, kOutputs>(result, [&](int k, scalar_t v) { out[k].v[j] = v; });
         }
-        reinterpret_cast<P*>(args.out)[p] = out;
+FUSEDACT_UNROLL
+        for (int k = 0; k < kOutputs; ++k) reinterpret_cast<P*>(args.out[k])[p] = out[k];
       }
     }
   }
   for (int64_t i = npacks * kVec + thread; i < n; i += nthreads) {
-    args.out[i] = detail::apply<scalar_t>(fn, [&](size_t k) { return args.in[k][i]; },
-                                          std::make_index_sequence<kInputs>{});
+    const auto result =
+        detail::apply<scalar_t>(fn, [&](size_t k) { return args.in[k][i]; }, std::make_index_sequence<kInputs>{});
+    detail::store_outputs<scalar_t, kOutputs>(result, [&](int k, scalar_t v) { args.out[k][i] = v; });
   }
 }
 
 // Arbitrary strides: thread t handles elements t, t + T, ...; `offsets.get(i)` gives the
 // byte offset of element i in every operand (at::cuda's OffsetCalculator, 32-bit).
-template <class scalar_t, int kInputs, class Offsets, class Fn>
-C10_HOST_DEVICE void strided_thread(int64_t thread, int64_t nthreads, const StridedArgs<1 + kInputs>& args,
+template <class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
+C10_HOST_DEVICE void strided_thread(int64_t thread, int64_t nthreads, const StridedArgs<kOutputs + kInputs>& args,
                                     const Offsets& offsets, int64_t n, const Fn& fn) {
+  static_assert(kOutputs == kOutputsOf<Fn>, "the launch and the functor disagree on the number of outputs");
   for (int64_t i = thread; i < n; i += nthreads) {
     const auto offset = offsets.get(static_cast<uint32_t>(i));
-    auto load = [&](size_t k) { return *reinterpret_cast<const scalar_t*>(args.data[1 + k] + offset[1 + k]); };
-    *reinterpret_cast<scalar_t*>(args.data[0] + offset[0]) =
-        detail::apply<scalar_t>(fn, load, std::make_index_sequence<kInputs>{});
+    auto load = [&](size_t k) {
+      return *reinterpret_cast<const scalar_t*>(args.data[kOutputs + k] + offset[kOutputs + k]);
+    };
+    const auto result = detail::apply<scalar_t>(fn, load, std::make_index_sequence<kInputs>{});
+    detail::store_outputs<scalar_t, kOutputs>(
+        result, [&](int k, scalar_t v) { *reinterpret_cast<scalar_t*>(args.data[k] + offset[k]) = v; });
   }
 }
 

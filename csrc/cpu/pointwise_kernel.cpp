@@ -48,24 +48,32 @@ void store(char* base, int64_t stride, int64_t i, int64_t count, const typename 
   }
 }
 
-// One row: data[0] is the output, data[1..kInputs] the inputs.
+// One row: data[0, kOutputs) are the outputs, the inputs follow.
 template <class scalar_t, class Fn, size_t... I>
 void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn, std::index_sequence<I...>) {
   using L = Lanes<scalar_t>;
+  constexpr int kOutputs = kOutputsOf<Fn>;
   for (int64_t i = 0; i < n; i += L::kWidth) {
     const int64_t count = std::min<int64_t>(L::kWidth, n - i);
-    std::array<typename L::Parts, Fn::kInputs> in = {load<scalar_t>(data[1 + I], strides[1 + I], i, count)...};
-    typename L::Parts out;
+    std::array<typename L::Parts, Fn::kInputs> in = {
+        load<scalar_t>(data[kOutputs + I], strides[kOutputs + I], i, count)...};
+    std::array<typename L::Parts, kOutputs> out;
     for (int p = 0; p < L::kParts; ++p) {
-      out[p] = fn(in[I][p]...);
+      const auto result = fn(in[I][p]...);
+      if constexpr (kOutputs == 1) {
+        out[0][p] = result;
+      } else {
+        out[0][p] = result.first;
+        out[1][p] = result.second;
+      }
     }
-    store<scalar_t>(data[0], strides[0], i, count, out);
+    for (int k = 0; k < kOutputs; ++k) store<scalar_t>(data[k], strides[k], i, count, out[k]);
   }
 }
 
 template <class Fn>
 void run_pointwise(at::TensorIteratorBase& iter, const Fn& fn) {
-  constexpr int kArgs = 1 + Fn::kInputs;
+  constexpr int kArgs = kOutputsOf<Fn> + Fn::kInputs;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(0), "fusedact_cpu_pointwise", [&] {
     iter.for_each([&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
       std::array<char*, kArgs> row;

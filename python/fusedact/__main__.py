@@ -1,21 +1,58 @@
-"""Command line: python -m fusedact info | bench | plot."""
+"""Command line: python -m fusedact info | bench."""
 
 import argparse
 import json
 import sys
 
 
+def _sizes(text: str) -> list[int]:
+    units = {"K": 1 << 10, "M": 1 << 20}
+    return [int(s[:-1]) * units[s[-1].upper()] if s[-1].upper() in units else int(s) for s in text.split(",")]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fusedact", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print how fusedact was built (build_info) as JSON")
+    bench = sub.add_parser("bench", help="time every op, forward and backward, against torch")
+    bench.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when there is a GPU, else cpu")
+    bench.add_argument("--ops", help="comma-separated op names (default: all)")
+    bench.add_argument("--dtypes", help="comma-separated dtypes (default: float32,bfloat16, and float16 on CUDA)")
+    bench.add_argument("--sizes", default="64K,1M,4M,16M", help="comma-separated element counts (default: %(default)s)")
+    bench.add_argument("--repeats", type=int, default=5, help="measurements per case; the median is quoted")
+    bench.add_argument("--min-time", type=float, default=0.02, help="seconds one measurement lasts at least")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
+
+    import torch
 
     import fusedact
 
     if args.command == "info":
         json.dump(fusedact.build_info(), sys.stdout, indent=2)
         print()
+    elif args.command == "bench":
+        from . import bench as bench_module
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cuda" and not torch.cuda.is_available():
+            parser.error("--device cuda: no GPU here")
+        info, results = bench_module.run(
+            device,
+            args.ops.split(",") if args.ops else None,
+            args.dtypes.split(",") if args.dtypes else None,
+            _sizes(args.sizes),
+            args.repeats,
+            args.min_time,
+        )
+        print(f"fusedact {fusedact.__version__} vs torch {info['torch']}, {info['device']}, {info['threads']} threads")
+        if info["copy_bandwidth_gbps"]:
+            print(f"measured copy bandwidth: {info['copy_bandwidth_gbps']:.0f} GB/s")
+        print(bench_module.format_table(results))
+        print(bench_module.summarize(results))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(info, f, indent=1)
     return 0
 
 

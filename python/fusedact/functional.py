@@ -10,16 +10,19 @@ from torch import Tensor
 
 __all__ = [
     "elu",
+    "geglu",
     "gelu",
     "leaky_relu",
     "mish",
     "prelu",
     "quick_gelu",
+    "reglu",
     "relu",
     "selu",
     "sigmoid",
     "silu",
     "softplus",
+    "swiglu",
     "swish",
     "tanh",
 ]
@@ -117,3 +120,34 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     r"""log(1 + exp(beta x)) / beta, and x where beta x > threshold.
     As :func:`torch.nn.functional.softplus`."""
     return torch.ops.fusedact.softplus(input, beta, threshold)
+
+
+# GLU variants, act(gate) * up. ``f(gate, up)`` takes the two as tensors of one shape;
+# ``f(input, dim=-1)`` splits input in two along dim, the gate being the FIRST half as in
+# LLaMA's feed-forward block (torch.nn.functional.glu gates with the second half). Each is
+# one fused kernel forward and one backward that writes both gradients (into one buffer for
+# the split form).
+
+
+def swiglu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
+    r"""silu(gate) * up: ``swiglu(gate, up)``, or ``swiglu(x, dim=-1)`` with
+    gate, up = x.chunk(2, dim). Reference: ``F.silu(gate) * up``."""
+    if other is None:
+        return torch.ops.fusedact.swiglu_split(input, dim)
+    return torch.ops.fusedact.swiglu(input, other)
+
+
+def geglu(input: Tensor, other: Tensor | None = None, dim: int = -1, approximate: str = "none") -> Tensor:
+    r"""gelu(gate, approximate) * up: ``geglu(gate, up)``, or ``geglu(x, dim=-1)`` with
+    gate, up = x.chunk(2, dim). Reference: ``F.gelu(gate, approximate=approximate) * up``."""
+    if other is None:
+        return torch.ops.fusedact.geglu_split(input, dim, approximate=approximate)
+    return torch.ops.fusedact.geglu(input, other, approximate=approximate)
+
+
+def reglu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
+    r"""relu(gate) * up: ``reglu(gate, up)``, or ``reglu(x, dim=-1)`` with
+    gate, up = x.chunk(2, dim). Reference: ``F.relu(gate) * up``."""
+    if other is None:
+        return torch.ops.fusedact.reglu_split(input, dim)
+    return torch.ops.fusedact.reglu(input, other)

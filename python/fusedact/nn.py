@@ -11,7 +11,21 @@ from torch import Tensor
 from . import functional as F
 
 __all__ = [
-    "ELU", "GELU", "SELU", "LeakyReLU", "Mish", "PReLU", "QuickGELU", "ReLU", "SiLU", "Sigmoid", "Softplus", "Swish",
+    "ELU",
+    "GEGLU",
+    "GELU",
+    "ReGLU",
+    "SELU",
+    "SwiGLU",
+    "LeakyReLU",
+    "Mish",
+    "PReLU",
+    "QuickGELU",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softplus",
+    "Swish",
     "Tanh",
 ]
 
@@ -125,3 +139,44 @@ class Softplus(torch.nn.Softplus):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softplus(input, self.beta, self.threshold)
+
+
+class _GLU(torch.nn.Module):
+    """GLU modules: ``forward(x)`` splits x in two along ``dim``, the gate being the first
+    half (the LLaMA convention; :class:`torch.nn.GLU` gates with the second half), and
+    ``forward(gate, up)`` takes the halves as two tensors."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class SwiGLU(_GLU):
+    __doc__ = "silu(gate) * up. " + _GLU.__doc__
+
+    def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
+        return F.swiglu(input, up, self.dim)
+
+
+class GEGLU(_GLU):
+    __doc__ = "gelu(gate, approximate) * up. " + _GLU.__doc__
+
+    def __init__(self, dim: int = -1, approximate: str = "none") -> None:
+        super().__init__(dim)
+        self.approximate = approximate
+
+    def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
+        return F.geglu(input, up, self.dim, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, approximate={self.approximate!r}"
+
+
+class ReGLU(_GLU):
+    __doc__ = "relu(gate) * up. " + _GLU.__doc__
+
+    def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
+        return F.reglu(input, up, self.dim)

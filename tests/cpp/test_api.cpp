@@ -9,6 +9,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -200,6 +201,50 @@ TEST(Api, ParameterGradients) {
   expect_close(swish->beta.grad(), beta.grad());
 }
 
+// The GLU functions, both forms, and their modules, against act(gate) * up.
+TEST(Api, GatedLinearUnits) {
+  using Act = std::function<torch::Tensor(const torch::Tensor&)>;
+  const std::vector<std::tuple<std::string, Act, std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>,
+                               std::function<torch::Tensor(const torch::Tensor&, int64_t)>>>
+      cases = {
+          {"swiglu", [](auto& t) { return torch::silu(t); }, [](auto& g, auto& u) { return fusedact::swiglu(g, u); },
+           [](auto& x, int64_t d) { return fusedact::swiglu(x, d); }},
+          {"geglu", [](auto& t) { return torch::gelu(t, "tanh"); },
+           [](auto& g, auto& u) { return fusedact::geglu(g, u, "tanh"); },
+           [](auto& x, int64_t d) { return fusedact::geglu(x, d, "tanh"); }},
+          {"reglu", [](auto& t) { return torch::relu(t); }, [](auto& g, auto& u) { return fusedact::reglu(g, u); },
+           [](auto& x, int64_t d) { return fusedact::reglu(x, d); }},
+      };
+  for (const auto& [name, act, pair, split] : cases) {
+    SCOPED_TRACE(name);
+    for (int64_t dim : {-1, 0}) {
+      auto x = sample({6, 8}, torch::kDouble).requires_grad_();
+      auto x_ref = x.detach().clone().requires_grad_();
+      auto halves = x_ref.chunk(2, dim);
+      auto y = split(x, dim);
+      auto y_ref = act(halves[0]) * halves[1];
+      expect_close(y, y_ref);
+      auto grad = torch::randn_like(y);
+      y.backward(grad);
+      y_ref.backward(grad);
+      expect_close(x.grad(), x_ref.grad());
+    }
+    auto gate = sample({5, 3}, torch::kDouble);
+    auto up = sample({5, 3}, torch::kDouble) * 0.5;
+    expect_close(pair(gate, up), act(gate) * up);
+  }
+  auto x = sample({4, 6});
+  auto halves = x.chunk(2, -1);
+  expect_close(fusedact::nn::SwiGLU()(x), torch::silu(halves[0]) * halves[1]);
+  expect_close(fusedact::nn::SwiGLU()(halves[0], halves[1]), torch::silu(halves[0]) * halves[1]);
+  fusedact::nn::GEGLU geglu(fusedact::nn::GLUOptions(-1).approximate("tanh"));
+  expect_close(geglu(x), torch::gelu(halves[0], "tanh") * halves[1]);
+  expect_close(fusedact::nn::ReGLU(fusedact::nn::GLUOptions(0))(x), torch::relu(x.chunk(2, 0)[0]) * x.chunk(2, 0)[1]);
+  std::ostringstream printed;
+  printed << *geglu;
+  EXPECT_EQ(printed.str(), "fusedact::nn::GEGLU(dim=-1, approximate=tanh)");
+}
+
 TEST(Api, ClearErrors) {
   try {
     fusedact::gelu(torch::arange(4));
@@ -214,6 +259,13 @@ TEST(Api, ClearErrors) {
     FAIL() << "expected an error";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what_without_backtrace()).find("fusedact.prelu: weight has 3 elements but input has 4 channels"),
+              std::string::npos);
+  }
+  try {
+    fusedact::swiglu(torch::ones({2, 7}));
+    FAIL() << "expected an error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("fusedact.swiglu_split: dim -1 has odd size 7"),
               std::string::npos);
   }
 }

@@ -80,7 +80,7 @@ TEST(CudaThreadWork, StridedWritesEveryElementOnce) {
         Buffer buffer(n);
         StridedArgs<2> args{{reinterpret_cast<char*>(buffer.data), reinterpret_cast<char*>(buffer.data)}};
         for (int64_t t = 0; t < nthreads; ++t) {
-          fusedact::cuda::strided_thread<float, 1>(t, nthreads, args, Transposed{rows, cols}, n, Increment{});
+          fusedact::cuda::strided_thread<float, 1, 1>(t, nthreads, args, Transposed{rows, cols}, n, Increment{});
         }
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(buffer.data[i], static_cast<float>(i % 97) + 1) << i;
         ASSERT_EQ(buffer.data[n], kPoison);

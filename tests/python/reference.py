@@ -17,6 +17,19 @@ import fusedact.functional as FF
 
 FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
+# torch.testing.assert_close's defaults: dtype -> (rtol, atol).
+DEFAULT_TOLERANCES = {
+    torch.float16: (1e-3, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+}
+
+
+def _opmath(t: torch.Tensor) -> torch.Tensor:
+    """16-bit tensors in float32, as fusedact computes them; others as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
 
 def in_opmath(fn: Callable) -> Callable:
     """fn computed in float32 for float16 / bfloat16 inputs and rounded once, as fusedact
@@ -96,11 +109,11 @@ class Case:
 
 def _onednn_gelu(x, result):
     """torch's float32 / bfloat16 CPU gelu runs oneDNN's gelu_erf, which returns NaN at +inf,
-    overflows to inf at the largest finite value, and (on some CPUs) gives +0.0 where the
-    negative result underflows; torch's float64, float16 and CUDA paths give +inf, the input
-    itself (x * Phi(x) with Phi = 1) and -0.0."""
+    overflows to inf above half the float32 maximum (it forms 2x), and (on some CPUs) gives
+    +0.0 where the negative result underflows; torch's float64, float16 and CUDA paths give
+    +inf, the input itself (x * Phi(x) with Phi = 1) and -0.0."""
     positive_zero = (result == 0) & ~result.signbit()
-    return (x == math.inf) | (x == torch.finfo(x.dtype).max) | (x.signbit() & positive_zero)
+    return (x == math.inf) | (x > torch.finfo(torch.float32).max / 2) | (x.signbit() & positive_zero)
 
 
 _ONEDNN_GELU = {("cpu", torch.float32): _onednn_gelu, ("cpu", torch.bfloat16): _onednn_gelu}
@@ -204,6 +217,60 @@ POINTWISE = [
 CHANNEL_PARAM = [c for c in POINTWISE if c.param is not None]
 
 
+@dataclass(frozen=True)
+class GluCase:
+    """One GLU op: act(gate) * up, called as op(gate, up) or op(x, dim=d) (gate = first half)."""
+
+    id: str
+    op: str  # name under fusedact.functional and torch.ops.fusedact
+    act: str  # the POINTWISE row of its activation
+    kwargs: dict = field(default_factory=dict)
+
+    def fused(self, *args, **extra):
+        return getattr(FF, self.op)(*args, **self.kwargs, **extra)
+
+    def _act(self):
+        (act,) = [c for c in POINTWISE if c.id == self.act]
+        return act
+
+    def reference_pair(self, gate, up):
+        """torch's act(gate) * up, its activation as the POINTWISE row's reference (torch's
+        forward artifacts replaced); in float32 for 16-bit inputs, rounded once."""
+        dtype = gate.dtype
+        return (self._act().reference(_opmath(gate)) * _opmath(up)).to(dtype)
+
+    def reference_split(self, x, dim=-1):
+        return self.reference_pair(*x.chunk(2, dim))
+
+    def reference_grads(self, gate, up, grad, dtype=None):
+        """The gradients of act(gate) * up as autograd takes them: up's is grad * act(gate),
+        gate's is torch's backward of act applied to grad * up; in float32 for 16-bit inputs,
+        rounded once (to dtype, if given)."""
+        dtype = dtype or gate.dtype
+        gate, up, grad = _opmath(gate), _opmath(up), _opmath(grad)
+        leaf = gate.detach().requires_grad_()
+        (grad_gate,) = torch.autograd.grad(self._act().torch(leaf), leaf, grad * up)
+        return grad_gate.to(dtype), (grad * self._act().reference(gate)).to(dtype)
+
+    def exact_zero_gate_grad(self, gate, up, grad):
+        """Where the gate's gradient is exactly zero in float64: there its sign is meant (act's
+        derivative is 0, or grad * up is a signed zero). Elsewhere a zero is an underflow, whose
+        sign float32 arithmetic does not keep (torch's float32 CPU gelu backward cancels to
+        +0.0 below about -6, where the derivative is a tiny negative number)."""
+        return self.reference_grads(gate.double(), up.double(), grad.double())[0] == 0
+
+    def __str__(self):
+        return self.id
+
+
+GLU = [
+    GluCase("swiglu", "swiglu", "silu"),
+    GluCase("geglu", "geglu", "gelu"),
+    GluCase("geglu_tanh", "geglu", "gelu_tanh", {"approximate": "tanh"}),
+    GluCase("reglu", "reglu", "relu"),
+]
+
+
 # ---- inputs ----------------------------------------------------------------------------
 
 
@@ -249,14 +316,17 @@ def grad_of(fn, x, grad):
 # ---- comparison ----------------------------------------------------------------------------
 
 
-def assert_same(actual: torch.Tensor, expected: torch.Tensor, **tolerances):
+def assert_same(actual: torch.Tensor, expected: torch.Tensor, signed_zeros=None, **tolerances):
     """assert_close (default tolerances unless given) plus SPEC section 2's special values:
-    NaN where the reference has NaN, the same infinities, and the same sign on zeros."""
+    NaN where the reference has NaN, the same infinities, and the same sign on zeros (where
+    the bool mask signed_zeros holds, if given)."""
     assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     torch.testing.assert_close(actual, expected, equal_nan=True, **tolerances)
     a, e = actual.detach().cpu().double(), expected.detach().cpu().double()
     zeros = e == 0
+    if signed_zeros is not None:
+        zeros &= signed_zeros.cpu()
     mismatch = zeros & (a == 0) & (a.signbit() != e.signbit())
     assert not mismatch.any(), f"signed zeros differ at {mismatch.nonzero().flatten().tolist()}"
     inf = e.isinf()

@@ -66,6 +66,23 @@ at::Tensor& mish_(at::Tensor& input);
 /// log(1 + e^(beta x)) / beta, x where beta x > threshold. torch::softplus.
 at::Tensor softplus(const at::Tensor& input, double beta = 1.0, double threshold = 20.0);
 
+// GLU variants, act(gate) * up: with two tensors of one shape, or with one tensor whose
+// first half along dim is the gate and second half up (the LLaMA convention; torch's glu
+// gates with the second half instead).
+
+/// silu(gate) * up.
+at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
+/// swiglu of the halves of input along dim.
+at::Tensor swiglu(const at::Tensor& input, int64_t dim = -1);
+/// gelu(gate, approximate) * up.
+at::Tensor geglu(const at::Tensor& gate, const at::Tensor& up, c10::string_view approximate = "none");
+/// geglu of the halves of input along dim.
+at::Tensor geglu(const at::Tensor& input, int64_t dim = -1, c10::string_view approximate = "none");
+/// relu(gate) * up.
+at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up);
+/// reglu of the halves of input along dim.
+at::Tensor reglu(const at::Tensor& input, int64_t dim = -1);
+
 /// How this build of fusedact was made, and what it runs with.
 struct BuildInfo {
   std::string torch;                     // torch version it was built against

@@ -57,6 +57,13 @@ constexpr double kGeluKappa = 0.044715;  // tanh approximation, Hendrycks & Gimp
 // output form saves memory and is what makes in-place variants possible.
 enum class Saves { Input, Output };
 
+// The two results of a math function with two outputs (a GLU's two input gradients).
+template <class V>
+struct Pair {
+  V first;
+  V second;
+};
+
 // ---- activations -----------------------------------------------------------------------
 
 // relu(x) = max(0, x). NaN and -0.0 pass through unchanged, as torch's clamp_min does.
@@ -268,5 +275,29 @@ struct WithConstant {
 
 using LeakyRelu = WithConstant<Prelu>;
 using SwishConstant = WithConstant<Swish>;
+
+// ---- gated linear units -----------------------------------------------------------------
+
+// act(gate) * up: swiglu (act = silu), geglu (gelu), reglu (relu), after Shazeer 2020,
+// "GLU Variants Improve Transformer". The gradients follow autograd through act(gate) * up:
+// up's is grad * act(gate), gate's is act's backward of grad * up.
+template <class Act>
+struct Gated {
+  Act act;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V gate, V up) const {
+    return act.forward(gate) * up;
+  }
+  template <class V>
+  FUSEDACT_MATH Pair<V> backward(V grad, V gate, V up) const {
+    const V activated = act.forward(gate);
+    if constexpr (Act::kSaves == Saves::Output) {
+      return {act.backward(grad * up, activated), grad * activated};
+    } else {
+      return {act.backward(grad * up, gate), grad * activated};
+    }
+  }
+};
 
 }  // namespace fusedact::math

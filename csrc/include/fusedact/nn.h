@@ -14,6 +14,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <ostream>
+#include <string>
 #include <utility>
 
 namespace fusedact::nn {
@@ -176,5 +177,46 @@ class SoftplusImpl : public Activation<SoftplusImpl, torch::nn::SoftplusOptions>
   }
 };
 TORCH_MODULE(Softplus);
+
+// GLU modules: forward(input) splits input along options.dim (the gate first);
+// forward(gate, up) takes the two halves as tensors.
+struct GLUOptions {
+  GLUOptions(int64_t dim = -1) : dim_(dim) {}  // NOLINT(google-explicit-constructor): as torch's options
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(std::string, approximate) = "none";  // geglu only
+};
+
+class SwiGLUImpl : public Activation<SwiGLUImpl, GLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
+    return up.defined() ? fusedact::swiglu(input, up) : fusedact::swiglu(input, options.dim());
+  }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::SwiGLU(dim=" << options.dim() << ")"; }
+};
+TORCH_MODULE(SwiGLU);
+
+class GEGLUImpl : public Activation<GEGLUImpl, GLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
+    return up.defined() ? fusedact::geglu(input, up, options.approximate())
+                        : fusedact::geglu(input, options.dim(), options.approximate());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::GEGLU(dim=" << options.dim() << ", approximate=" << options.approximate() << ")";
+  }
+};
+TORCH_MODULE(GEGLU);
+
+class ReGLUImpl : public Activation<ReGLUImpl, GLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
+    return up.defined() ? fusedact::reglu(input, up) : fusedact::reglu(input, options.dim());
+  }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::ReGLU(dim=" << options.dim() << ")"; }
+};
+TORCH_MODULE(ReGLU);
 
 }  // namespace fusedact::nn

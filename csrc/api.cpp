@@ -7,6 +7,7 @@
 #include "cpu/isa.h"
 #include "gated.h"
 #include "pointwise.h"
+#include "softmax.h"
 
 namespace fusedact {
 
@@ -62,6 +63,13 @@ at::Tensor geglu(const at::Tensor& input, int64_t dim, c10::string_view approxim
 }
 at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up) { return Gated<RegluOp>::forward_op().call(gate, up); }
 at::Tensor reglu(const at::Tensor& input, int64_t dim) { return Gated<RegluOp>::split_op().call(input, dim); }
+
+at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
+  return Softmax<SoftmaxOp<false>>::forward_op().call(dtype ? input.to(*dtype) : input, dim);
+}
+at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
+  return Softmax<SoftmaxOp<true>>::forward_op().call(dtype ? input.to(*dtype) : input, dim);
+}
 
 BuildInfo build_info() {
   BuildInfo info;

@@ -8,12 +8,15 @@
 //     parameter-gradient op, each only when that gradient is wanted;
 //   - GLU ops: a Function that saves gate and up (or the input of the split form); its
 //     backward is the fused op that writes both gradients;
+//   - softmax and log_softmax: a Function that saves the output; its backward is the fused
+//     backward op;
 //   - backward ops: the fused kernel when no gradient is wanted, else the same math
 //     evaluated with differentiable ATen ops (TensorValue), so double backward works.
 #include "autograd/tensor_value.h"
 #include "channel_param.h"
 #include "gated.h"
 #include "pointwise.h"
+#include "softmax.h"
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/ivalue.h>
@@ -310,6 +313,44 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
   }
 };
 
+template <class Op>
+struct SoftmaxAutograd {
+  using Impl = Softmax<Op>;
+
+  struct Forward : torch::autograd::Function<Forward> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, int64_t dim) {
+      at::Tensor out;
+      {
+        at::AutoDispatchBelowADInplaceOrView guard;
+        out = Impl::forward_op().call(self, dim);
+      }
+      ctx->save_for_backward({out});
+      ctx->saved_data["dim"] = dim;
+      return out;
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+      const at::Tensor output = ctx->get_saved_variables()[0];
+      return {Impl::backward_op().call(grads[0], output, ctx->saved_data["dim"].toInt()), at::Tensor()};
+    }
+  };
+
+  static at::Tensor forward(const at::Tensor& self, int64_t dim) { return Forward::apply(self, dim); }
+
+  // As a composite of differentiable ATen ops when its own gradient is wanted.
+  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
+    if (differentiable({grad, output})) {
+      const typename Op::Math math;
+      const TensorValue g(opmath(grad)), y(opmath(output));
+      const at::Tensor total = math.backward_term(g, y).get().sum(dim, /*keepdim=*/true);
+      return connect(math.backward(g, y, TensorValue(total)).get().to(output.scalar_type()), output);
+    }
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return Impl::backward_op().call(grad, output, dim);
+  }
+};
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
@@ -336,6 +377,11 @@ TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
     m.impl(backward_name<Op>().c_str(), &Autograd::backward);
     m.impl(split_name<Op>().c_str(), &Autograd::split);
     m.impl(split_backward_name<Op>().c_str(), &Autograd::split_backward);
+  });
+  for_each_type(SoftmaxOps{}, [&](auto op) {
+    using Op = decltype(op);
+    m.impl(Op::kName, &SoftmaxAutograd<Op>::forward);
+    m.impl(backward_name<Op>().c_str(), &SoftmaxAutograd<Op>::backward);
   });
 }
 

@@ -3,6 +3,7 @@
 #include "channel_param.h"
 #include "gated.h"
 #include "pointwise.h"
+#include "softmax.h"
 
 namespace fusedact {
 
@@ -30,6 +31,11 @@ TORCH_LIBRARY_IMPL(fusedact, Meta, m) {
     m.impl(backward_name<Op>().c_str(), &Impl::backward_meta);
     m.impl(split_name<Op>().c_str(), &Impl::split_meta);
     m.impl(split_backward_name<Op>().c_str(), &Impl::split_backward_meta);
+  });
+  for_each_type(SoftmaxOps{}, [&](auto op) {
+    using Op = decltype(op);
+    m.impl(Op::kName, &Softmax<Op>::forward_meta);
+    m.impl(backward_name<Op>().c_str(), &Softmax<Op>::backward_meta);
   });
 }
 

@@ -153,6 +153,15 @@ struct RegluOp : GatedOp<ReluOp> {
   static constexpr const char* kName = "reglu";
 };
 
+// softmax and log_softmax along a dim. Schemas (registration.cpp):
+//   <name>(Tensor self, int dim) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
+template <bool kLog>
+struct SoftmaxOp {
+  using Math = math::Softmax<kLog>;
+  static constexpr const char* kName = kLog ? "log_softmax" : "softmax";
+};
+
 // ---- helpers over the table ------------------------------------------------------------
 
 template <class... Ts>
@@ -170,6 +179,7 @@ using PointwiseOps = TypeList<SigmoidOp, TanhOp, ReluOp, LeakyReluOp, EluOp, Sel
                               SwishOp, MishOp, SoftplusOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
 using GatedOps = TypeList<SwigluOp, GegluOp, RegluOp>;
+using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 
 // The schema argument types of an entry, as deduced from its `make`.
 template <class Op>

@@ -14,6 +14,9 @@
 //   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
 //   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
 //   <name>_split_backward(Tensor grad_output, Tensor self, int dim, <params>) -> Tensor
+// softmax and log_softmax:
+//   <name>(Tensor self, int dim) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
 #include "ops.h"
 
 #include <torch/library.h>
@@ -53,6 +56,11 @@ TORCH_LIBRARY(fusedact, m) {
            ") -> (Tensor, Tensor)");
     define(with_params(split_name<Op>() + "(Tensor self, int dim=-1", params) + ") -> Tensor");
     define(with_params(split_backward_name<Op>() + "(Tensor grad_output, Tensor self, int dim", params) + ") -> Tensor");
+  });
+  for_each_type(SoftmaxOps{}, [&](auto op) {
+    using Op = decltype(op);
+    define(std::string(Op::kName) + "(Tensor self, int dim) -> Tensor");
+    define(backward_name<Op>() + "(Tensor grad_output, Tensor output, int dim) -> Tensor");
   });
 }
 

@@ -17,9 +17,12 @@ import fusedact
 
 def make_model(width: int) -> nn.Module:
     return nn.Sequential(
-        nn.Linear(64, width), nn.GELU(),
-        nn.Linear(width, width), nn.GELU(approximate="tanh"),
-        nn.Linear(width, width), nn.ReLU(),
+        nn.Linear(64, width),
+        nn.GELU(),
+        nn.Linear(width, width),
+        nn.GELU(approximate="tanh"),
+        nn.Linear(width, width),
+        nn.ReLU(),
         nn.Linear(width, 10),
     )
 
@@ -60,8 +63,10 @@ def main() -> None:
 
     reference = make_model(args.width).to(args.device)
     ours = fusedact.convert(copy.deepcopy(reference), verbose=True)
-    print(f"fusedact {fusedact.__version__}, torch {torch.__version__}, device {args.device}, "
-          f"cpu_isa {fusedact.build_info()['cpu_isa']}, {torch.get_num_threads()} threads")
+    print(
+        f"fusedact {fusedact.__version__}, torch {torch.__version__}, device {args.device}, "
+        f"cpu_isa {fusedact.build_info()['cpu_isa']}, {torch.get_num_threads()} threads"
+    )
 
     ref_losses, ref_time = train(reference, data, args.steps)
     our_losses, our_time = train(ours, data, args.steps)
@@ -70,10 +75,13 @@ def main() -> None:
     pairs = zip(reference.parameters(), ours.parameters(), strict=True)
     weight_diff = max((p - q).abs().max().item() for p, q in pairs)
     print(f"loss: first {ref_losses[0]:.4f}, last torch.nn {ref_losses[-1]:.6f}, fusedact {our_losses[-1]:.6f}")
-    print(f"parity after {args.steps} steps: max |loss difference| {loss_diff:.2e}, "
-          f"max |weight difference| {weight_diff:.2e}")
-    print(f"median step: torch.nn {ref_time * 1e3:.2f} ms, fusedact {our_time * 1e3:.2f} ms "
-          f"({ref_time / our_time:.2f}x)")
+    print(
+        f"parity after {args.steps} steps: max |loss difference| {loss_diff:.2e}, "
+        f"max |weight difference| {weight_diff:.2e}"
+    )
+    print(
+        f"median step: torch.nn {ref_time * 1e3:.2f} ms, fusedact {our_time * 1e3:.2f} ms ({ref_time / our_time:.2f}x)"
+    )
     if not loss_diff < 1e-3:
         raise SystemExit("fusedact and torch.nn training diverged")
 

@@ -81,6 +81,7 @@ struct TensorValue {
   friend TensorValue name(const TensorValue& a) { return a.tensor ? TensorValue(at::name(*a.tensor)) : TensorValue(std::name(a.constant)); }
   FUSEDACT_TENSOR_UNARY(exp)
   FUSEDACT_TENSOR_UNARY(expm1)
+  FUSEDACT_TENSOR_UNARY(log)
   FUSEDACT_TENSOR_UNARY(log1p)
   FUSEDACT_TENSOR_UNARY(tanh)
   FUSEDACT_TENSOR_UNARY(erf)

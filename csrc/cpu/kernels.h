@@ -1,10 +1,11 @@
 // The tables of CPU kernels, filled by the kernel files compiled once per instruction set
-// (pointwise_kernel.cpp, channel_kernel.cpp), and CpuBackend, which runs a kernel functor
+// (pointwise_kernel.cpp, channel_kernel.cpp, softmax_kernel.cpp), and CpuBackend, which runs a kernel functor
 // with the instruction set chosen at run time (isa.h).
 #pragma once
 
 #include "channel_tiling.h"
 #include "cpu/isa.h"
+#include "row_layout.h"
 
 #include <ATen/TensorIterator.h>
 #include <c10/util/Exception.h>
@@ -28,9 +29,18 @@ struct ChannelGradKernels {
   static inline std::array<Kernel, kNumIsas> by_isa = {};
 };
 
-template <class Table>
-auto kernel_for_active_isa() {
-  const auto kernel = Table::by_isa[static_cast<int>(active_isa())];
+template <class Math>
+struct SoftmaxKernels {
+  using Forward = void (*)(const at::Tensor& in, at::Tensor& out, const RowLayout& layout);
+  using Backward = void (*)(const at::Tensor& grad, const at::Tensor& output, at::Tensor& grad_input,
+                            const RowLayout& layout);
+  static inline std::array<Forward, kNumIsas> forward_by_isa = {};
+  static inline std::array<Backward, kNumIsas> backward_by_isa = {};
+};
+
+template <class Kernel>
+Kernel for_active_isa(const std::array<Kernel, kNumIsas>& by_isa) {
+  const Kernel kernel = by_isa[static_cast<int>(active_isa())];
   TORCH_INTERNAL_ASSERT(kernel != nullptr, "fusedact: no CPU kernel for ", isa_name(active_isa()));
   return kernel;
 }
@@ -40,7 +50,7 @@ struct CpuBackend {
   template <class Fn>
   static void run(at::TensorIteratorBase& iter, const Fn& fn) {
     if (iter.numel() == 0) return;
-    kernel_for_active_isa<PointwiseKernels<Fn>>()(iter, fn);
+    for_active_isa(PointwiseKernels<Fn>::by_isa)(iter, fn);
   }
 
   // out[c] = the sum of fn(grad, self, param[c]) over channel c's elements (channel_tiling.h);
@@ -48,7 +58,18 @@ struct CpuBackend {
   template <class Fn>
   static void channel_grad(const ChannelTiling& tiling, const at::Tensor& grad, const at::Tensor& self,
                            const at::Tensor& param, at::Tensor& out, const Fn& fn) {
-    kernel_for_active_isa<ChannelGradKernels<Fn>>()(tiling, grad, self, param, out, fn);
+    for_active_isa(ChannelGradKernels<Fn>::by_isa)(tiling, grad, self, param, out, fn);
+  }
+
+  // softmax / log_softmax (Math) along the rows of a contiguous tensor.
+  template <class Math>
+  static void softmax(const at::Tensor& in, at::Tensor& out, const RowLayout& layout) {
+    for_active_isa(SoftmaxKernels<Math>::forward_by_isa)(in, out, layout);
+  }
+  template <class Math>
+  static void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tensor& grad_input,
+                               const RowLayout& layout) {
+    for_active_isa(SoftmaxKernels<Math>::backward_by_isa)(grad, output, grad_input, layout);
   }
 };
 

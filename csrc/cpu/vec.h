@@ -43,6 +43,7 @@ struct Vec {
 
   friend Vec exp(const Vec& a) { return a.v.exp(); }
   friend Vec expm1(const Vec& a) { return a.v.expm1(); }
+  friend Vec log(const Vec& a) { return a.v.log(); }
   friend Vec log1p(const Vec& a) { return a.v.log1p(); }
   friend Vec tanh(const Vec& a) { return a.v.tanh(); }
   friend Vec erf(const Vec& a) { return a.v.erf(); }

@@ -5,6 +5,8 @@ Each calls the fused operator ``torch.ops.fusedact.<name>`` (the ``inplace=True`
 numerics contract in the README).
 """
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -13,6 +15,7 @@ __all__ = [
     "geglu",
     "gelu",
     "leaky_relu",
+    "log_softmax",
     "mish",
     "prelu",
     "quick_gelu",
@@ -21,6 +24,7 @@ __all__ = [
     "selu",
     "sigmoid",
     "silu",
+    "softmax",
     "softplus",
     "swiglu",
     "swish",
@@ -151,3 +155,36 @@ def reglu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
     if other is None:
         return torch.ops.fusedact.reglu_split(input, dim)
     return torch.ops.fusedact.reglu(input, other)
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """torch.nn.functional's choice of dim when none is given, with its warning."""
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None) -> Tensor:
+    r"""softmax(x)_i = exp(x_i - max) / sum_k exp(x_k - max) along ``dim``. As
+    :func:`torch.nn.functional.softmax`: ``dtype`` casts the input first; the result is
+    contiguous."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.dim(), _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
+    return torch.ops.fusedact.softmax(input, dim)
+
+
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None
+) -> Tensor:
+    r"""log_softmax(x)_i = x_i - max - log(sum_k exp(x_k - max)) along ``dim``. As
+    :func:`torch.nn.functional.log_softmax`: ``dtype`` casts the input first; the result is
+    contiguous."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
+    return torch.ops.fusedact.log_softmax(input, dim)

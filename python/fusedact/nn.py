@@ -11,6 +11,8 @@ from torch import Tensor
 from . import functional as F
 
 __all__ = [
+    "LogSoftmax",
+    "Softmax",
     "ELU",
     "GEGLU",
     "GELU",
@@ -180,3 +182,17 @@ class ReGLU(_GLU):
 
     def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
         return F.reglu(input, up, self.dim)
+
+
+class Softmax(torch.nn.Softmax):
+    """As :class:`torch.nn.Softmax` (``dim=None``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim, _stacklevel=5)
+
+
+class LogSoftmax(torch.nn.LogSoftmax):
+    """As :class:`torch.nn.LogSoftmax` (``dim=None``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim, _stacklevel=5)

@@ -76,6 +76,9 @@ std::vector<Case> cases() {
        [](auto& x) { return torch::prelu(x, channel_weights(x)); }},
       {"swish_tensor", [](auto& x) { return fusedact::swish(x, channel_weights(x)); },
        [](auto& x) { return x * torch::sigmoid(channel_weights(x).view({1, -1}) * x); }},
+      {"softmax", [](auto& x) { return fusedact::softmax(x, 1); }, [](auto& x) { return torch::softmax(x, 1); }},
+      {"log_softmax_dim0", [](auto& x) { return fusedact::log_softmax(x, 0); },
+       [](auto& x) { return torch::log_softmax(x, 0); }},
       {"softplus", [](auto& x) { return fusedact::softplus(x, 2.0, 5.0); },
        [](auto& x) { return F::softplus(x, F::SoftplusFuncOptions().beta(2.0).threshold(5.0)); }},
       // In place, through autograd on a non-leaf.
@@ -143,6 +146,10 @@ TEST(Api, ModulesMatchTorchModules) {
                                                             torch::nn::GELUOptions().approximate("tanh"));
   expect_module_matches<fusedact::nn::SiLU, torch::nn::SiLU>("fusedact::nn::SiLU()");
   expect_module_matches<fusedact::nn::Mish, torch::nn::Mish>("fusedact::nn::Mish()");
+  expect_module_matches<fusedact::nn::Softmax, torch::nn::Softmax>("fusedact::nn::Softmax(dim=1)",
+                                                                  torch::nn::SoftmaxOptions(1));
+  expect_module_matches<fusedact::nn::LogSoftmax, torch::nn::LogSoftmax>("fusedact::nn::LogSoftmax(dim=0)",
+                                                                        torch::nn::LogSoftmaxOptions(0));
   expect_module_matches<fusedact::nn::Softplus, torch::nn::Softplus>(
       "fusedact::nn::Softplus(beta=2, threshold=5)", torch::nn::SoftplusOptions().beta(2.0).threshold(5.0));
 

@@ -4,6 +4,7 @@
 #include "channel_reduce.cuh"
 #include "pointwise.cuh"
 #include "pointwise.h"
+#include "softmax.cuh"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -173,6 +174,44 @@ TEST(CudaThreadWork, ChannelGradMatchesTorch) {
   const auto out = channel_grad_on_host(tiling, args, fusedact::ParamGradFn<fusedact::math::Prelu>{}, 256);
   const auto expected = torch::where(x > 0, torch::zeros_like(x), x * grad).sum({0, 2});
   for (int64_t c = 0; c < 5; ++c) EXPECT_NEAR(out[c], expected[c].item<float>(), 1e-3) << c;
+}
+
+// The softmax kernels as the GPU runs them: each row's lanes reduced, merged (in the
+// warp's butterfly order for 32 lanes), then written; every lane count the kernels use.
+template <class Rows>
+void run_rows_on_host(const Rows& rows, int64_t nlanes) {
+  for (int64_t r = 0; r < rows.layout.rows(); ++r) {
+    std::vector<typename Rows::Acc> parts;
+    for (int64_t lane = 0; lane < nlanes; ++lane) parts.push_back(fusedact::cuda::row_reduce_thread(rows, r, lane, nlanes));
+    for (int64_t mask = nlanes / 2; mask > 0; mask /= 2) {
+      auto merged = parts;
+      for (int64_t lane = 0; lane < nlanes; ++lane) merged[lane] = Rows::combine(parts[lane], parts[lane ^ mask]);
+      parts = merged;
+    }
+    for (int64_t lane = 0; lane < nlanes; ++lane) fusedact::cuda::row_write_thread(rows, r, lane, nlanes, parts[lane]);
+  }
+}
+
+TEST(CudaThreadWork, SoftmaxRowsMatchTorch) {
+  using Forward = fusedact::cuda::SoftmaxForwardRows<float, fusedact::math::Softmax<false>>;
+  using LogBackward = fusedact::cuda::SoftmaxBackwardRows<float, fusedact::math::Softmax<true>>;
+  // [outer, size, inner]: rows along the last dim (a warp's lanes, a block's) and along a middle dim.
+  for (const auto& [outer, size, inner, nlanes] : std::vector<std::array<int64_t, 4>>{
+           {3, 37, 1, 32}, {2, 1500, 1, 256}, {4, 5, 6, 1}, {1, 1, 1, 32}}) {
+    const auto x = torch::randn({outer, size, inner}) * 3;
+    auto y = torch::full_like(x, kPoison);
+    const fusedact::RowLayout layout{outer, size, inner};
+    run_rows_on_host(Forward{x.data_ptr<float>(), y.data_ptr<float>(), layout}, nlanes);
+    EXPECT_TRUE(torch::allclose(y, torch::softmax(x, 1), 1e-5, 1e-6)) << outer << " " << size << " " << inner;
+
+    const auto log_y = torch::log_softmax(x, 1);
+    const auto grad = torch::randn_like(x);
+    auto grad_input = torch::full_like(x, kPoison);
+    run_rows_on_host(LogBackward{grad.data_ptr<float>(), log_y.data_ptr<float>(), grad_input.data_ptr<float>(), layout},
+                     nlanes);
+    const auto expected = grad - log_y.exp() * grad.sum(1, true);
+    EXPECT_TRUE(torch::allclose(grad_input, expected, 1e-4, 1e-5)) << outer << " " << size << " " << inner;
+  }
 }
 
 }  // namespace

@@ -286,8 +286,25 @@ def extreme_values(dtype):
     fi = torch.finfo(dtype)
     subnormal = fi.tiny / 4 if dtype != torch.bfloat16 else fi.tiny / 2
     return [
-        math.inf, -math.inf, math.nan, 0.0, -0.0, 1e4, -1e4, fi.max, -fi.max,
-        subnormal, -subnormal, fi.tiny, -fi.tiny, 1.0, -1.0, 20.0, -20.0, 100.0, -100.0,
+        math.inf,
+        -math.inf,
+        math.nan,
+        0.0,
+        -0.0,
+        1e4,
+        -1e4,
+        fi.max,
+        -fi.max,
+        subnormal,
+        -subnormal,
+        fi.tiny,
+        -fi.tiny,
+        1.0,
+        -1.0,
+        20.0,
+        -20.0,
+        100.0,
+        -100.0,
     ]
 
 

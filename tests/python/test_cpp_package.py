@@ -31,8 +31,16 @@ def test_find_package_and_train(tmp_path):
     assert cmake, "cmake is needed to test the C++ package"
     prefix = f"{fusedact.cmake_prefix_path};{torch.utils.cmake_prefix_path}"
     assert (Path(fusedact.cmake_prefix_path) / "fusedact" / "fusedactConfig.cmake").exists()
-    configure = [cmake, "-S", str(ROOT / "examples" / "cpp"), "-B", str(tmp_path), f"-DCMAKE_PREFIX_PATH={prefix}",
-                 "-DCMAKE_BUILD_TYPE=Release", f"-DPython3_EXECUTABLE={sys.executable}"]
+    configure = [
+        cmake,
+        "-S",
+        str(ROOT / "examples" / "cpp"),
+        "-B",
+        str(tmp_path),
+        f"-DCMAKE_PREFIX_PATH={prefix}",
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DPython3_EXECUTABLE={sys.executable}",
+    ]
     ninja = _tool("ninja")
     if ninja:
         configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]

@@ -44,8 +44,14 @@ def _models():
     def build(nn):
         torch.manual_seed(0)
         return torch.nn.Sequential(
-            torch.nn.Linear(16, 32), nn.GELU(), torch.nn.Linear(32, 32), nn.GELU(approximate="tanh"),
-            torch.nn.Linear(32, 32), nn.ReLU(), torch.nn.Linear(32, 32), nn.PReLU(32, init=0.1),
+            torch.nn.Linear(16, 32),
+            nn.GELU(),
+            torch.nn.Linear(32, 32),
+            nn.GELU(approximate="tanh"),
+            torch.nn.Linear(32, 32),
+            nn.ReLU(),
+            torch.nn.Linear(32, 32),
+            nn.PReLU(32, init=0.1),
             torch.nn.Linear(32, 8),
         )
 
@@ -132,7 +138,21 @@ def test_torch_export_and_jit_script():
 def test_nn_modules_are_drop_in():
     from fusedact.convert import REPLACEMENTS
 
-    twins = {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Softplus"}
+    twins = {
+        "Sigmoid",
+        "Tanh",
+        "ReLU",
+        "LeakyReLU",
+        "PReLU",
+        "ELU",
+        "SELU",
+        "GELU",
+        "SiLU",
+        "Mish",
+        "Softplus",
+        "Softmax",
+        "LogSoftmax",
+    }
     assert {base.__name__ for base in REPLACEMENTS} == twins
     for base, replacement in REPLACEMENTS.items():
         fused, ref = replacement(), base()
@@ -154,8 +174,12 @@ def test_convert_replaces_every_activation_with_the_same_results():
     from fusedact.convert import REPLACEMENTS
 
     torch.manual_seed(0)
-    reference = torch.nn.Sequential(*(base() for base in REPLACEMENTS))
-    model = torch.nn.Sequential(*(base() for base in REPLACEMENTS))
+
+    def make(base):
+        return base(dim=-1) if base in (torch.nn.Softmax, torch.nn.LogSoftmax) else base()
+
+    reference = torch.nn.Sequential(*(make(base) for base in REPLACEMENTS))
+    model = torch.nn.Sequential(*(make(base) for base in REPLACEMENTS))
     model.load_state_dict(reference.state_dict())
     fusedact.convert(model)
     assert [type(m) for m in model] == list(REPLACEMENTS.values())
@@ -203,7 +227,10 @@ def test_cpu_isa_override_and_errors():
     isas = fusedact.build_info()["cpu_isas"]
     env_run = subprocess.run(
         [sys.executable, "-c", "import fusedact; print(fusedact.build_info()['cpu_isa'])"],
-        env={**__import__("os").environ, "FUSEDACT_CPU_ISA": "default"}, check=True, capture_output=True, text=True,
+        env={**__import__("os").environ, "FUSEDACT_CPU_ISA": "default"},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert env_run.stdout.strip() == "default"
     with pytest.raises(ValueError, match="unknown CPU instruction set 'sse9'"):

@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/string_view.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,11 @@ at::Tensor& mish_(at::Tensor& input);
 
 /// log(1 + e^(beta x)) / beta, x where beta x > threshold. torch::softplus.
 at::Tensor softplus(const at::Tensor& input, double beta = 1.0, double threshold = 20.0);
+
+/// e^(x_i - max) / sum_k e^(x_k - max) along dim; dtype casts the input first. torch::softmax.
+at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
+/// x_i - max - log(sum_k e^(x_k - max)) along dim; dtype casts the input first. torch::log_softmax.
+at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
 
 // GLU variants, act(gate) * up: with two tensors of one shape, or with one tensor whose
 // first half along dim is the gate and second half up (the LLaMA convention; torch's glu

@@ -11,7 +11,7 @@
 //   - differentiable ATen tensor ops for double backward (csrc/autograd/tensor_value.h).
 // A formula may only use what every value type provides: + - * /, unary -, the
 // comparisons (giving a mask), select(mask, a, b), V(constant) and the functions
-// declared below (exp, expm1, log1p, tanh, erf). No data-dependent `if`.
+// declared below (exp, expm1, log, log1p, tanh, erf). No data-dependent `if`.
 //
 // Formulas follow the operation order of ATen's kernels, so that overflow, NaN and
 // signed zeros come out where torch's do.
@@ -33,6 +33,8 @@ FUSEDACT_MATH float exp(float x) { return ::expf(x); }
 FUSEDACT_MATH double exp(double x) { return ::exp(x); }
 FUSEDACT_MATH float expm1(float x) { return ::expm1f(x); }
 FUSEDACT_MATH double expm1(double x) { return ::expm1(x); }
+FUSEDACT_MATH float log(float x) { return ::logf(x); }
+FUSEDACT_MATH double log(double x) { return ::log(x); }
 FUSEDACT_MATH float log1p(float x) { return ::log1pf(x); }
 FUSEDACT_MATH double log1p(double x) { return ::log1p(x); }
 FUSEDACT_MATH float tanh(float x) { return ::tanhf(x); }
@@ -297,6 +299,64 @@ struct Gated {
     } else {
       return {act.backward(grad * up, gate), grad * activated};
     }
+  }
+};
+
+// ---- softmax along a dim -----------------------------------------------------------------
+
+// softmax(x)_i = e^(x_i - m) / s and log_softmax(x)_i = x_i - m - log s, with m the row's
+// max and s = sum_k e^(x_k - m): subtracting the max keeps e^ from overflowing, and s >= 1
+// keeps log from seeing 0. Backward works from the output y: softmax's gradient is
+// y_i (g_i - sum_k g_k y_k), log_softmax's g_i - e^(y_i) sum_k g_k.
+template <bool kLog>
+struct Softmax {
+  template <class V>
+  FUSEDACT_MATH V forward(V x, V max, V sum) const {
+    if constexpr (kLog) {
+      return x - max - log(sum);
+    } else {
+      return exp(x - max) / sum;
+    }
+  }
+  // What backward sums over the row.
+  template <class V>
+  FUSEDACT_MATH V backward_term(V grad, V y) const {
+    if constexpr (kLog) {
+      return grad;
+    } else {
+      return grad * y;
+    }
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V y, V total) const {
+    if constexpr (kLog) {
+      return grad - exp(y) * total;
+    } else {
+      return y * (grad - total);
+    }
+  }
+};
+
+// A row's max and sum of e^(x - max), built one element at a time and merged in any grouping
+// (the online softmax of Milakov & Gimelshein, 2018). As torch's two passes do, a row of -inf,
+// or one holding +inf or NaN, comes out NaN.
+template <class T>
+struct RowStats {
+  T max;
+  T sum;
+
+  static FUSEDACT_MATH RowStats empty() { return {-INFINITY, T(0)}; }
+  static FUSEDACT_MATH RowStats of(T x) { return {x, T(1)}; }
+
+  friend FUSEDACT_MATH RowStats merge(const RowStats& a, const RowStats& b) {
+    const T max = (a.max > b.max || a.max != a.max) ? a.max : b.max;  // NaN wins
+    return {max, a.rescaled(max) + b.rescaled(max)};
+  }
+
+ private:
+  // sum, relative to a new max. -inf to -inf keeps it (the row may hold finite values yet).
+  FUSEDACT_MATH T rescaled(T new_max) const {
+    return (max == new_max && max == -INFINITY) ? sum : sum * exp(max - new_max);
   }
 };
 

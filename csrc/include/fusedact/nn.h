@@ -178,6 +178,24 @@ class SoftplusImpl : public Activation<SoftplusImpl, torch::nn::SoftplusOptions>
 };
 TORCH_MODULE(Softplus);
 
+class SoftmaxImpl : public Activation<SoftmaxImpl, torch::nn::SoftmaxOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::softmax(input, options.dim()); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Softmax(dim=" << options.dim() << ")"; }
+};
+TORCH_MODULE(Softmax);
+
+class LogSoftmaxImpl : public Activation<LogSoftmaxImpl, torch::nn::LogSoftmaxOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::log_softmax(input, options.dim()); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::LogSoftmax(dim=" << options.dim() << ")";
+  }
+};
+TORCH_MODULE(LogSoftmax);
+
 // GLU modules: forward(input) splits input along options.dim (the gate first);
 // forward(gate, up) takes the two halves as tensors.
 struct GLUOptions {

@@ -1,0 +1,184 @@
+// softmax and log_softmax on the CPU, forward and backward, compiled once per instruction set
+// (CPU_CAPABILITY names it).
+//
+// Along the last dim a row is contiguous: it is reduced in SIMD lanes, then across the lanes
+// in a fixed order. Along another dim a vector holds neighbouring rows (consecutive inner
+// indices), so every lane reduces its own row and no cross-lane step is needed. Each row is
+// one thread's work in a fixed order: the same result for any number of threads. Math in
+// opmath (float for 16-bit types), from math::Softmax.
+#include "cpu/kernels.h"
+#include "cpu/vec.h"
+#include "ops.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+namespace fusedact::cpu {
+namespace CPU_CAPABILITY {
+namespace {
+
+// Elements a parallel task should hold at least.
+constexpr int64_t kGrainElements = 16384;
+
+// Vector loads and stores of scalar_t as opmath parts, with the lanes past a partial tail
+// holding a chosen value.
+template <class scalar_t>
+struct RowIO {
+  using L = Lanes<scalar_t>;
+  using V = typename L::Opmath;
+  using Parts = typename L::Parts;
+  using opmath_t = at::opmath_type<scalar_t>;
+  static constexpr int64_t kWidth = L::kWidth;
+  static constexpr int64_t kPartWidth = V::size();
+
+  static Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
+    Parts parts = L::load(p, count);
+    if (count < kWidth) {
+      for (int k = 0; k < L::kParts; ++k) {
+        const int64_t lanes = std::clamp<int64_t>(count - k * kPartWidth, 0, kPartWidth);
+        parts[k] = V::Native::set(typename V::Native(fill), parts[k].v, lanes);
+      }
+    }
+    return parts;
+  }
+  static Parts splat(opmath_t value) {
+    Parts parts;
+    parts.fill(V(typename V::Native(value)));
+    return parts;
+  }
+  // The lanes of all parts in a fixed order.
+  template <class Combine>
+  static opmath_t reduce(const Parts& parts, Combine combine) {
+    std::array<opmath_t, kPartWidth> lanes;
+    parts[0].v.store(lanes.data());
+    opmath_t result = lanes[0];
+    for (int64_t j = 1; j < kPartWidth; ++j) result = combine(result, lanes[j]);
+    for (int k = 1; k < L::kParts; ++k) {
+      parts[k].v.store(lanes.data());
+      for (int64_t j = 0; j < kPartWidth; ++j) result = combine(result, lanes[j]);
+    }
+    return result;
+  }
+};
+
+template <class T>
+T nan_max(T a, T b) {
+  return (a > b || a != a) ? a : b;
+}
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// One pass over a row of `size` elements `stride` apart (stride 1: one row in lanes; stride
+// inner > 1: `count` neighbouring rows, one per lane), calling body(k, offset, count).
+template <class Body>
+void for_each_step(int64_t size, int64_t stride, int64_t width, int64_t count, Body body) {
+  if (stride == 1) {
+    for (int64_t k = 0; k < size; k += width) body(k, std::min<int64_t>(width, size - k));
+  } else {
+    for (int64_t k = 0; k < size; ++k) body(k * stride, count);
+  }
+}
+
+template <class scalar_t, class Math>
+struct SoftmaxRows {
+  using IO = RowIO<scalar_t>;
+  using Parts = typename IO::Parts;
+  using opmath_t = typename IO::opmath_t;
+  static constexpr int kParts = Lanes<scalar_t>::kParts;
+
+  // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side.
+  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count) {
+    const bool lanes_are_rows = stride != 1;
+    Parts max = IO::splat(kNegInf);
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
+      const Parts v = IO::load(x + offset, n, kNegInf);
+      for (int k = 0; k < kParts; ++k) max[k] = at::vec::maximum(max[k].v, v[k].v);
+    });
+    if (!lanes_are_rows) max = IO::splat(IO::reduce(max, nan_max<opmath_t>));
+    Parts sum = IO::splat(0);
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
+      const Parts v = IO::load(x + offset, n, kNegInf);
+      for (int k = 0; k < kParts; ++k) sum[k] = sum[k] + exp(v[k] - max[k]);
+    });
+    if (!lanes_are_rows) sum = IO::splat(IO::reduce(sum, [](opmath_t a, opmath_t b) { return a + b; }));
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
+      const Parts v = IO::load(x + offset, n, 0);
+      Parts out;
+      for (int k = 0; k < kParts; ++k) out[k] = Math{}.forward(v[k], max[k], sum[k]);
+      IO::L::store(y + offset, out, n);
+    });
+  }
+
+  static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t stride,
+                       int64_t count) {
+    Parts total = IO::splat(0);
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
+      const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
+      for (int k = 0; k < kParts; ++k) total[k] = total[k] + Math{}.backward_term(g[k], v[k]);
+    });
+    if (stride == 1) total = IO::splat(IO::reduce(total, [](opmath_t a, opmath_t b) { return a + b; }));
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
+      const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
+      Parts out;
+      for (int k = 0; k < kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total[k]);
+      IO::L::store(grad_input + offset, out, n);
+    });
+  }
+};
+
+// Runs rows(first_row_offset, count) over every row of the layout: one task per row along the
+// last dim, per group of up to `width` neighbouring rows otherwise.
+template <class Rows>
+void for_each_row_group(const RowLayout& layout, int64_t width, Rows rows) {
+  const int64_t groups_per_outer = layout.inner == 1 ? 1 : (layout.inner + width - 1) / width;
+  const int64_t groups = layout.outer * groups_per_outer;
+  const int64_t elements_per_group = layout.size * (layout.inner == 1 ? 1 : width);
+  at::parallel_for(0, groups, std::max<int64_t>(1, kGrainElements / elements_per_group), [&](int64_t begin, int64_t end) {
+    for (int64_t group = begin; group < end; ++group) {
+      const int64_t o = group / groups_per_outer, i = (group % groups_per_outer) * width;
+      rows(o * layout.size * layout.inner + i, std::min<int64_t>(width, layout.inner - i));
+    }
+  });
+}
+
+template <class Math>
+void softmax_forward(const at::Tensor& in, at::Tensor& out, const RowLayout& layout) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.scalar_type(), "fusedact_cpu_softmax", [&] {
+    const scalar_t* x = in.const_data_ptr<scalar_t>();
+    scalar_t* y = out.data_ptr<scalar_t>();
+    for_each_row_group(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count) {
+      SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count);
+    });
+  });
+}
+
+template <class Math>
+void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tensor& grad_input,
+                      const RowLayout& layout) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, output.scalar_type(), "fusedact_cpu_softmax_backward", [&] {
+    const scalar_t* g = grad.const_data_ptr<scalar_t>();
+    const scalar_t* y = output.const_data_ptr<scalar_t>();
+    scalar_t* gi = grad_input.data_ptr<scalar_t>();
+    for_each_row_group(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count) {
+      SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size, layout.inner, count);
+    });
+  });
+}
+
+template <class... Ops>
+bool register_kernels(TypeList<Ops...>) {
+  constexpr int isa = static_cast<int>(Isa::CPU_CAPABILITY);
+  ((SoftmaxKernels<typename Ops::Math>::forward_by_isa[isa] = &softmax_forward<typename Ops::Math>), ...);
+  ((SoftmaxKernels<typename Ops::Math>::backward_by_isa[isa] = &softmax_backward<typename Ops::Math>), ...);
+  return true;
+}
+const bool registered = register_kernels(SoftmaxOps{});
+
+}  // namespace
+}  // namespace CPU_CAPABILITY
+}  // namespace fusedact::cpu

@@ -1,0 +1,88 @@
+// Device-generic machinery of softmax and log_softmax (ops.h: SoftmaxOps): argument checks,
+// the [outer, size, inner] view around dim, and the forward / backward implementations shared
+// by every backend. A backend supplies `softmax<Math>(in, out, layout)` and
+// `softmax_backward<Math>(grad, output, grad_input, layout)` over contiguous tensors. As
+// torch's, the results are contiguous whatever the input's layout.
+#pragma once
+
+#include "pointwise.h"
+#include "row_layout.h"
+
+#include <ATen/WrapDimUtils.h>
+#include <ATen/ops/empty.h>
+
+namespace fusedact {
+
+template <class Op>
+struct Softmax {
+  using Math = typename Op::Math;
+
+  static const auto& forward_op() {
+    static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t)>(Op::kName);
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t)>(backward_name<Op>());
+    return op;
+  }
+
+  // The rows along dim of a contiguous tensor of t's shape (a 0-D tensor is one row of one).
+  static RowLayout layout(const at::Tensor& t, int64_t dim) {
+    const int64_t d = at::maybe_wrap_dim(dim, t.dim());
+    RowLayout layout;
+    if (t.dim() == 0) return layout;
+    layout.size = t.size(d);
+    for (int64_t k = 0; k < d; ++k) layout.outer *= t.size(k);
+    for (int64_t k = d + 1; k < t.dim(); ++k) layout.inner *= t.size(k);
+    return layout;
+  }
+
+  static at::Tensor empty_contiguous(const at::Tensor& like) {
+    return at::empty_symint(like.sym_sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
+  }
+
+  template <class Backend>
+  static at::Tensor forward(const at::Tensor& self, int64_t dim) {
+    check_floating(Op::kName, "input", self);
+    const at::Tensor in = self.contiguous();
+    at::Tensor out = empty_contiguous(in);
+    const RowLayout rows = layout(in, dim);
+    if (in.numel() > 0) Backend::template softmax<Math>(in, out, rows);
+    return out;
+  }
+
+  // The gradient of the input, from the output.
+  template <class Backend>
+  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
+    check_backward_args(backward_name<Op>(), grad, output);
+    const at::Tensor g = grad.contiguous(), y = output.contiguous();
+    at::Tensor grad_input = empty_contiguous(y);
+    const RowLayout rows = layout(y, dim);
+    if (y.numel() > 0) Backend::template softmax_backward<Math>(g, y, grad_input, rows);
+    return grad_input;
+  }
+
+  // Meta kernels: the same checks and allocation, no computation.
+  static at::Tensor forward_meta(const at::Tensor& self, int64_t dim) {
+    check_floating(Op::kName, "input", self);
+    at::maybe_wrap_dim(dim, self.dim());
+    return empty_contiguous(self);
+  }
+  static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
+    check_backward_args(backward_name<Op>(), grad, output);
+    at::maybe_wrap_dim(dim, output.dim());
+    return empty_contiguous(output);
+  }
+};
+
+// Registers softmax and log_softmax with the kernels of one backend.
+template <class Backend>
+void register_softmax_kernels(torch::Library& m) {
+  for_each_type(SoftmaxOps{}, [&](auto op) {
+    using Op = decltype(op);
+    m.impl(Op::kName, &Softmax<Op>::template forward<Backend>);
+    m.impl(backward_name<Op>().c_str(), &Softmax<Op>::template backward<Backend>);
+  });
+}
+
+}  // namespace fusedact

@@ -1,0 +1,232 @@
+"""softmax and log_softmax against torch's: values for every dtype, dim, row length (a warp's,
+a block's, strided rows) and layout, on every CPU instruction set and on CUDA; rows of
+extremes; gradients (through autograd, and the backward op against torch's on the same
+output); gradcheck and gradgradcheck; opcheck; dtype=, the implicit dim, autocast; errors."""
+
+import math
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fusedact
+import fusedact.functional as FF
+from reference import FLOAT_DTYPES, assert_same, extreme_values, random_input
+
+OPS = ["softmax", "log_softmax"]
+each_op = pytest.mark.parametrize("name", OPS)
+
+# (shape, dim): rows along the last dim short and long (past a warp's 1024), along other dims
+SHAPES = [
+    ((33, 65), -1),
+    ((33, 65), 0),
+    ((4, 3000), 1),
+    ((3, 5, 7), 1),
+    ((2, 1025, 3), 1),
+    ((7,), 0),
+    ((), 0),
+    ((1, 1), -1),
+    ((4, 0, 3), 1),
+    ((0, 5), -1),
+]
+
+
+def _fused(name):
+    return getattr(FF, name)
+
+
+def _torch(name):
+    return getattr(F, name)
+
+
+def _reference(name, x, dim):
+    """torch's result. torch's CPU log_softmax of float16 / bfloat16 rows along the last dim is
+    off by up to a few units in the last place (its arithmetic is partly in 16 bits); its CUDA
+    kernel, and fusedact, compute in float32 and round once: there, torch's float32 answer
+    rounded once."""
+    if name == "log_softmax" and x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):
+        return _torch(name)(x.float(), dim).to(x.dtype)
+    return _torch(name)(x, dim)
+
+
+def _torch_backward(name, grad, output, dim):
+    return getattr(torch.ops.aten, f"_{name}_backward_data")(grad, output, dim, output.dtype)
+
+
+@each_op
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("shape,dim", SHAPES, ids=str)
+def test_matches_torch(name, dtype, shape, dim, target):
+    x = random_input(shape, dtype, target)
+    y = _fused(name)(x, dim)
+    assert_same(y, _reference(name, x, dim))
+    assert y.is_contiguous()
+
+    # The gradient: torch's backward applied to the same output, and (where the output's
+    # rounding does not dominate) torch's autograd end to end.
+    grad = random_input(shape, dtype, target, seed=1)
+    leaf = x.clone().requires_grad_()
+    (grad_x,) = torch.autograd.grad(_fused(name)(leaf, dim), leaf, grad)
+    assert_same(grad_x, _torch_backward(name, grad, y, dim))
+    if dtype in (torch.float32, torch.float64):
+        ref_leaf = x.clone().requires_grad_()
+        (ref_grad_x,) = torch.autograd.grad(_torch(name)(ref_leaf, dim), ref_leaf, grad)
+        assert_same(grad_x, ref_grad_x)
+
+
+@each_op
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_rows_of_extremes(name, dtype, target):
+    values = extreme_values(dtype)
+    rows = [
+        values,  # everything at once: +inf and NaN make the row NaN
+        [v for v in values if not math.isnan(v) and v != math.inf],  # -inf beside finite values
+        [-math.inf] * 5,
+        [math.inf, 1.0],
+        [-math.inf, 0.0, -math.inf],
+        [1e4, -1e4, 0.0],
+        [torch.finfo(dtype).max, -torch.finfo(dtype).max],
+        [0.0, -0.0, torch.finfo(dtype).tiny / 2],
+    ]
+    for row in rows:
+        for dim, x in [(-1, torch.tensor(row)[None, :]), (0, torch.tensor(row)[:, None].expand(-1, 3))]:
+            x = x.to(dtype=dtype, device=target)
+            y = _fused(name)(x, dim)
+            assert_same(y, _reference(name, x, dim))
+            grad = torch.ones_like(x)
+            assert_same(
+                getattr(torch.ops.fusedact, f"{name}_backward")(grad, y, dim), _torch_backward(name, grad, y, dim)
+            )
+
+
+LAYOUTS = {
+    "transposed": lambda t: t.transpose(1, 3),
+    "channels_last": lambda t: t.contiguous(memory_format=torch.channels_last),
+    "sliced": lambda t: t[:, ::2, 1:],
+    "expanded": lambda t: t[:1].expand(4, -1, -1, -1),
+}
+
+
+@each_op
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dim", [1, -1])
+def test_layouts(name, layout, dim, device):
+    x = LAYOUTS[layout](random_input((4, 6, 5, 7), torch.float32, device))
+    y, expected = _fused(name)(x, dim), _torch(name)(x, dim)
+    assert_same(y, expected)
+    assert y.stride() == expected.stride()
+    grad = random_input(tuple(reversed(y.shape)), torch.float32, device, seed=2).permute(3, 2, 1, 0)
+    leaf, ref_leaf = x.detach().clone().requires_grad_(), x.detach().clone().requires_grad_()
+    (g,) = torch.autograd.grad(_fused(name)(leaf, dim), leaf, grad)
+    (g_ref,) = torch.autograd.grad(_torch(name)(ref_leaf, dim), ref_leaf, grad)
+    assert_same(g, g_ref)
+
+
+@each_op
+def test_gradcheck_and_gradgradcheck(name, device):
+    for shape, dim in [((5, 7), -1), ((5, 7), 0), ((2, 3, 4), 1)]:
+        x = random_input(shape, torch.float64, device, scale=1.0).requires_grad_()
+        assert torch.autograd.gradcheck(lambda t, dim=dim: _fused(name)(t, dim), (x,))
+        assert torch.autograd.gradgradcheck(lambda t, dim=dim: _fused(name)(t, dim), (x,))
+
+
+@each_op
+def test_opcheck(name, device):
+    op = getattr(torch.ops.fusedact, name).default
+    backward = getattr(torch.ops.fusedact, f"{name}_backward").default
+    for requires_grad in (False, True):
+        for shape, dim in [((5, 7), -1), ((2, 3, 4), 1), ((6,), 0), ((), 0)]:
+            x = random_input(shape, torch.float32, device).requires_grad_(requires_grad)
+            torch.library.opcheck(op, (x, dim))
+            y = _fused(name)(x.detach(), dim).requires_grad_(requires_grad)
+            grad = random_input(shape, torch.float32, device, seed=1).requires_grad_(requires_grad)
+            torch.library.opcheck(backward, (grad, y, dim))
+
+
+@each_op
+def test_deterministic_across_runs_and_threads(name):
+    x = random_input((64, 4099), torch.float32, "cpu")
+    grad = random_input(x.shape, torch.float32, "cpu", seed=1)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3, 1):
+            torch.set_num_threads(n)
+            for dim in (0, 1):
+                leaf = x.clone().requires_grad_()
+                y = _fused(name)(leaf, dim)
+                results.append((dim, y.detach(), torch.autograd.grad(y, leaf, grad)[0]))
+    finally:
+        torch.set_num_threads(threads)
+    for dim, y, g in results[2:]:
+        first = results[dim]
+        assert torch.equal(y, first[1]) and torch.equal(g, first[2])
+
+
+@each_op
+def test_dtype_argument_and_implicit_dim(name):
+    x = random_input((3, 4, 5), torch.bfloat16, "cpu")
+    assert_same(_fused(name)(x, 1, dtype=torch.float64), _torch(name)(x, 1, dtype=torch.float64))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = _fused(name)(x)
+    assert any("Implicit dimension choice" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same(y, _torch(name)(x))
+
+
+@each_op
+def test_autocast_as_torch(name, device):
+    x = random_input((4, 9), torch.float32, device)
+    half = torch.bfloat16 if device == "cpu" else torch.float16
+    for inputs in (x, x.to(half)):
+        with torch.autocast(device, dtype=half):
+            y, expected_dtype = _fused(name)(inputs, -1), _torch(name)(inputs, -1).dtype
+        assert y.dtype == expected_dtype  # float32 for float16 on CUDA, unchanged on the CPU
+        assert_same(y, _reference(name, inputs.to(expected_dtype), -1))
+
+
+@each_op
+def test_clear_errors(name):
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{name}: expected input to be a floating-point tensor"):
+        _fused(name)(torch.arange(6), 0)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        _fused(name)(torch.ones(3, 4), 2)
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{name}_backward: grad_output has shape \[3\] but"):
+        getattr(torch.ops.fusedact, f"{name}_backward")(torch.ones(3), torch.ones(4), 0)
+
+
+@pytest.mark.parametrize("opinfo_name", OPS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_torch_opinfo_samples(opinfo_name, dtype, device):
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    count = 0
+    for opinfo in [o for o in op_db if o.name == opinfo_name]:
+        for sample in opinfo.sample_inputs(device, dtype):
+            x = sample.input
+            if (
+                opinfo_name == "log_softmax"
+                and device == "cpu"
+                and dtype == torch.bfloat16
+                and "dtype" not in sample.kwargs
+            ):
+                expected = opinfo.op(x.float(), *sample.args, **sample.kwargs).to(dtype)  # as _reference says
+            else:
+                expected = opinfo.op(x.clone(), *sample.args, **sample.kwargs)
+            actual = _fused(opinfo_name)(x.clone(), *sample.args, **sample.kwargs)
+            assert_same(actual, expected)
+            count += 1
+    assert count > 0
+
+
+def test_nn_modules():
+    x = random_input((3, 4), torch.float32, "cpu")
+    for fused, ref in [
+        (fusedact.nn.Softmax(dim=1), torch.nn.Softmax(dim=1)),
+        (fusedact.nn.LogSoftmax(dim=0), torch.nn.LogSoftmax(dim=0)),
+    ]:
+        assert repr(fused) == repr(ref)
+        assert_same(fused(x), ref(x))

@@ -8,6 +8,7 @@
 #include "gated.h"
 #include "pointwise.h"
 #include "softmax.h"
+#include "swiglu_ffn.h"
 
 namespace fusedact {
 
@@ -69,6 +70,12 @@ at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::Scala
 }
 at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
   return Softmax<SoftmaxOp<true>>::forward_op().call(dtype ? input.to(*dtype) : input, dim);
+}
+
+at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,
+                      const std::optional<at::Tensor>& b_gate, const std::optional<at::Tensor>& b_up,
+                      const std::optional<at::Tensor>& b_down) {
+  return SwigluFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
 }
 
 BuildInfo build_info() {

@@ -10,6 +10,9 @@
 //     backward is the fused op that writes both gradients;
 //   - softmax and log_softmax: a Function that saves the output; its backward is the fused
 //     backward op;
+//   - swiglu_ffn: a Function that saves x, the [tokens, 2 * hidden] gate/up projections and
+//     the weights, and recomputes the rest in backward (swiglu_ffn.h), gate/up too when its
+//     own gradient is wanted (double backward);
 //   - backward ops: the fused kernel when no gradient is wanted, else the same math
 //     evaluated with differentiable ATen ops (TensorValue), so double backward works.
 #include "autograd/tensor_value.h"
@@ -17,6 +20,7 @@
 #include "gated.h"
 #include "pointwise.h"
 #include "softmax.h"
+#include "swiglu_ffn.h"
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/ivalue.h>
@@ -351,6 +355,46 @@ struct SoftmaxAutograd {
   }
 };
 
+struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
+  static constexpr bool is_traceable = true;
+
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_gate,
+                            const at::Tensor& w_up, const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
+                            const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    const SwigluFfn::Weights w{w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()),
+                               b_down.value_or(at::Tensor())};
+    SwigluFfn::check(x, w);
+    const at::Tensor gate_up = SwigluFfn::gate_up(SwigluFfn::flatten(x), w);
+    ctx->save_for_backward({x, gate_up, w_gate, w_up, w_down, w.b_gate, w.b_up});
+    ctx->saved_data["has_bias"] = std::vector<bool>{w.b_gate.defined(), w.b_up.defined(), w.b_down.defined()};
+    return SwigluFfn::output(x, gate_up, w);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const SwigluFfn::Weights w{saved[2], saved[3], saved[4], saved[5], saved[6], {}};
+    // needs_input_grad counts the inputs that are tensors: the four, then the biases given.
+    const auto has_bias = ctx->saved_data["has_bias"].toBoolList();
+    std::array<bool, 7> needs{};
+    for (size_t i = 0, edge = 0; i < needs.size(); ++i) {
+      if (i < 4 || has_bias.get(i - 4)) needs[i] = ctx->needs_input_grad(edge++);
+    }
+    // For double backward, gate_up again, this time in the graph (forward made it below autograd).
+    const at::Tensor gate_up =
+        at::GradMode::is_enabled() ? SwigluFfn::gate_up(SwigluFfn::flatten(saved[0]), w) : saved[1];
+    const auto g = SwigluFfn::backward(grads[0], saved[0], gate_up, w, needs);
+    return {g.x, g.w_gate, g.w_up, g.w_down, g.b_gate, g.b_up, g.b_down};
+  }
+
+  static at::Tensor call(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
+                         const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
+                         const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down) {
+    return apply(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
+  }
+
+};
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
@@ -383,6 +427,7 @@ TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
     m.impl(Op::kName, &SoftmaxAutograd<Op>::forward);
     m.impl(backward_name<Op>().c_str(), &SoftmaxAutograd<Op>::backward);
   });
+  m.impl(SwigluFfn::kName, &SwigluFfnAutograd::call);
 }
 
 }  // namespace fusedact

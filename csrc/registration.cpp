@@ -17,6 +17,9 @@
 // softmax and log_softmax:
 //   <name>(Tensor self, int dim) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
+// and the SwiGLU feed-forward block (swiglu_ffn.h), weights as nn.Linear stores them:
+//   swiglu_ffn(Tensor x, Tensor w_gate, Tensor w_up, Tensor w_down, Tensor? b_gate=None,
+//              Tensor? b_up=None, Tensor? b_down=None) -> Tensor
 #include "ops.h"
 
 #include <torch/library.h>
@@ -62,6 +65,9 @@ TORCH_LIBRARY(fusedact, m) {
     define(std::string(Op::kName) + "(Tensor self, int dim) -> Tensor");
     define(backward_name<Op>() + "(Tensor grad_output, Tensor output, int dim) -> Tensor");
   });
+  define(
+      "swiglu_ffn(Tensor x, Tensor w_gate, Tensor w_up, Tensor w_down, Tensor? b_gate=None, Tensor? b_up=None, "
+      "Tensor? b_down=None) -> Tensor");
 }
 
 }  // namespace fusedact

@@ -6,7 +6,9 @@ quotes the median. Backward is timed through autograd for both (grad of the outp
 to the inputs, graph retained), so both pay the same autograd overhead. GB/s counts the bytes an
 op must move at the least: every input read once and every output written once. On CUDA the
 time comes from CUDA events after warm-up, cycling through enough input sets to defeat the L2
-cache, and is also quoted as a fraction of the device's measured copy bandwidth.
+cache, and is also quoted as a fraction of the device's measured copy bandwidth. The GLU ops
+and swiglu_ffn are also timed against torch.compile of the torch composition; swiglu_ffn runs
+at one LLaMA-like shape and reports the bytes it keeps for backward.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from . import functional as FF
 DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 22, 1 << 24)
 ROW = 1024  # inputs are [numel / ROW, ROW]: ROW channels for prelu, ROW-wide rows for row ops
 
+# swiglu_ffn's shape: tokens, dim, hidden (LLaMA's hidden / dim ratio, 11008 / 4096).
+FFN_TOKENS, FFN_DIM, FFN_HIDDEN = 2048, 1024, 2816
+
 
 @dataclass(frozen=True)
 class BenchOp:
@@ -34,8 +39,19 @@ class BenchOp:
     fused: Callable
     torch: Callable
     make_inputs: Callable  # (numel, dtype, device) -> tuple of tensors, the first one the input
+    kind: str = "pointwise"  # pointwise | row | glu | block: how the summary groups it
     compile_baseline: bool = False  # also time torch.compile of the torch composition
     grad_inputs: Sequence[int] = (0,)  # which inputs the backward differentiates
+
+    @property
+    def block(self) -> bool:
+        """A block with weights (the inputs after the first): one shape whatever the sizes
+        asked; timed forward, backward and both; its saved bytes reported."""
+        return self.kind == "block"
+
+    @property
+    def passes(self):
+        return ("forward", "backward", "forward+backward") if self.block else ("forward", "backward")
 
     def inputs(self, numel, dtype, device, seed=0):
         torch.manual_seed(seed)
@@ -46,13 +62,38 @@ def _x(numel, dtype, device):
     return (torch.randn(numel // ROW, ROW, device=device) * 3).to(dtype)
 
 
+def _one_input(numel, dtype, device):
+    return (_x(numel, dtype, device),)
+
+
 def _x_and_channels(numel, dtype, device):
-    x = _x(numel, dtype, device)
-    return x, torch.linspace(-0.5, 1.5, ROW, device=device).to(dtype)
+    return _x(numel, dtype, device), torch.linspace(-0.5, 1.5, ROW, device=device).to(dtype)
+
+
+def _ffn_inputs(numel, dtype, device):
+    def weight(rows, cols):
+        return ((torch.rand(rows, cols, device=device) * 2 - 1) / cols**0.5).to(dtype)
+
+    x = torch.randn(FFN_TOKENS, FFN_DIM, device=device).to(dtype)
+    return x, weight(FFN_HIDDEN, FFN_DIM), weight(FFN_HIDDEN, FFN_DIM), weight(FFN_DIM, FFN_HIDDEN)
+
+
+def _ffn_eager(x, w_gate, w_up, w_down):
+    return F.linear(F.silu(F.linear(x, w_gate)) * F.linear(x, w_up), w_down)
 
 
 def _pointwise(name, fused, reference):
-    return BenchOp(name, fused, reference, lambda n, d, dev: (_x(n, d, dev),))
+    return BenchOp(name, fused, reference, _one_input)
+
+
+def _glu(name, fused, act):
+    """A GLU in its split form over [numel / ROW, ROW] (the gate: the first ROW / 2 columns)."""
+
+    def reference(x):
+        gate, up = x.chunk(2, -1)
+        return act(gate) * up
+
+    return BenchOp(name, fused, reference, _one_input, kind="glu", compile_baseline=True)
 
 
 OPS: list[BenchOp] = [
@@ -70,7 +111,14 @@ OPS: list[BenchOp] = [
     _pointwise("swish", lambda x: FF.swish(x, 1.5), lambda x: x * torch.sigmoid(1.5 * x)),
     _pointwise("mish", FF.mish, F.mish),
     _pointwise("softplus", FF.softplus, F.softplus),
-]
+    BenchOp("softmax", lambda x: FF.softmax(x, -1), lambda x: F.softmax(x, -1), _one_input, kind="row"),
+    BenchOp("log_softmax", lambda x: FF.log_softmax(x, -1), lambda x: F.log_softmax(x, -1), _one_input, kind="row"),
+    _glu("swiglu", FF.swiglu, F.silu),
+    _glu("geglu", FF.geglu, F.gelu),
+    _glu("reglu", FF.reglu, F.relu),
+    BenchOp("swiglu_ffn", FF.swiglu_ffn, _ffn_eager, _ffn_inputs, kind="block", compile_baseline=True,
+            grad_inputs=(0, 1, 2, 3)),
+]  # fmt: skip
 
 
 @dataclass
@@ -81,7 +129,7 @@ class Result:
     pass_: str
     fusedact_ms: float
     torch_ms: float
-    gbps: float
+    gbps: float | None  # None for blocks, whose time is in their GEMMs
     compile_ms: float | None = None
     copy_fraction: float | None = None  # of the device's measured copy bandwidth (CUDA)
     extra: dict = field(default_factory=dict)
@@ -105,7 +153,28 @@ class Result:
             d["compile_ms"] = self.compile_ms
         if self.copy_fraction is not None:
             d["copy_bandwidth_fraction"] = self.copy_fraction
-        return d
+        return {**d, **self.extra}
+
+
+# ---- memory ----------------------------------------------------------------------------
+
+
+def saved_tensor_bytes(fn: Callable, *args, exclude: Sequence[torch.Tensor] = ()) -> int:
+    """Bytes of the distinct storages autograd saves for backward while fn(*args) runs (as
+    torch.autograd.graph.saved_tensors_hooks sees them), leaving out the storages of
+    `exclude` (the weights)."""
+    excluded = {t.untyped_storage().data_ptr() for t in exclude}
+    storages = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in excluded:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*args)
+    return sum(storages.values())
 
 
 # ---- timing -------------------------------------------------------------------------------
@@ -122,7 +191,7 @@ class Timer:
         """How many calls make one measurement last min_seconds (after a warm-up)."""
         fn(input_sets[0])
         self.sync()
-        n, elapsed = 1, 0.0
+        n = 1
         while True:
             elapsed = self.run(fn, input_sets, n)
             if elapsed >= self.min_seconds or n >= 1 << 16:
@@ -169,7 +238,12 @@ def copy_bandwidth(device: str) -> float:
 # ---- one op ---------------------------------------------------------------------------------
 
 
-def _forward(fn):
+def _leaves(op: BenchOp, inputs):
+    """Fresh leaves of the inputs, the differentiated ones requiring grad."""
+    return [t.detach().requires_grad_(i in op.grad_inputs) for i, t in enumerate(inputs)]
+
+
+def _forward(op: BenchOp, fn):
     def call(inputs):
         with torch.no_grad():
             return fn(*inputs)
@@ -177,61 +251,82 @@ def _forward(fn):
     return call
 
 
-def _backward(op: BenchOp, fn, inputs_requiring_grad):
-    """A call running fn's backward: the graph of fn(inputs) is built once per input set and
-    retained, so only autograd's backward pass is timed."""
+def _backward(op: BenchOp, fn):
+    """fn's backward: the graph of fn(inputs) is built once per input set and retained, so only
+    autograd's backward pass is timed."""
     graphs = {}
 
     def call(inputs):
-        key = id(inputs)
-        if key not in graphs:
-            leaves = [t.detach().requires_grad_(i in op.grad_inputs) for i, t in enumerate(inputs)]
+        if id(inputs) not in graphs:
+            leaves = _leaves(op, inputs)
             out = fn(*leaves)
-            graphs[key] = (out, [leaves[i] for i in op.grad_inputs], torch.randn_like(out))
-        out, wrt, grad = graphs[key]
+            graphs[id(inputs)] = (out, [leaves[i] for i in op.grad_inputs], torch.randn_like(out))
+        out, wrt, grad = graphs[id(inputs)]
         return torch.autograd.grad(out, wrt, grad, retain_graph=True)
 
     return call
 
 
+def _forward_backward(op: BenchOp, fn):
+    """fn and its backward, as a training step runs them."""
+    prepared = {}
+
+    def call(inputs):
+        if id(inputs) not in prepared:
+            leaves = _leaves(op, inputs)
+            with torch.no_grad():
+                grad = torch.randn_like(fn(*inputs))
+            prepared[id(inputs)] = (leaves, [leaves[i] for i in op.grad_inputs], grad)
+        leaves, wrt, grad = prepared[id(inputs)]
+        return torch.autograd.grad(fn(*leaves), wrt, grad)
+
+    return call
+
+
+PASSES = {"forward": _forward, "backward": _backward, "forward+backward": _forward_backward}
+
+
 def _bytes(op: BenchOp, inputs, pass_):
+    """The fewest bytes a pass must move: inputs read and outputs written once; backward also
+    reads grad_output and writes a gradient per differentiated input."""
     with torch.no_grad():
         out = op.fused(*inputs)
     read = sum(t.numel() * t.element_size() for t in inputs)
-    if pass_ == "forward":
-        return read + out.numel() * out.element_size()
-    # grad_output and the inputs read, a gradient written per differentiated input.
+    forward = read + out.numel() * out.element_size()
     written = sum(inputs[i].numel() * inputs[i].element_size() for i in op.grad_inputs)
-    return out.numel() * out.element_size() + read + written
+    backward = out.numel() * out.element_size() + read + written
+    return {"forward": forward, "backward": backward, "forward+backward": forward + backward}[pass_]
 
 
 def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy_gbps: float | None):
     # Enough input sets to cycle through more memory than a GPU's L2 cache holds.
     nbytes = numel * torch.finfo(dtype).bits // 8
-    sets = max(1, min(8, (256 << 20) // max(nbytes, 1))) if device == "cuda" else 1
+    sets = max(1, min(8, (256 << 20) // max(nbytes, 1))) if device == "cuda" and not op.block else 1
     input_sets = [op.inputs(numel, dtype, device, seed=s) for s in range(sets)]
+    fns = [op.fused, op.torch]
+    if op.compile_baseline:
+        fns.append(torch.compile(op.torch, dynamic=False))
     results = []
-    for pass_ in ("forward", "backward"):
-        fns = [op.fused, op.torch]
-        if op.compile_baseline:
-            fns.append(torch.compile(op.torch, dynamic=False))
-        calls = [_forward(fn) if pass_ == "forward" else _backward(op, fn, op.grad_inputs) for fn in fns]
-        seconds = timer.compare(calls, input_sets, repeats)
-        moved = _bytes(op, input_sets[0], pass_)
-        gbps = moved / seconds[0] / 1e9
+    for pass_ in op.passes:
+        seconds = timer.compare([PASSES[pass_](op, fn) for fn in fns], input_sets, repeats)
+        gbps = None if op.block else _bytes(op, input_sets[0], pass_) / seconds[0] / 1e9
         results.append(
             Result(
                 op.name,
                 str(dtype).removeprefix("torch."),
-                numel,
+                input_sets[0][0].numel(),
                 pass_,
                 seconds[0] * 1e3,
                 seconds[1] * 1e3,
                 gbps,
                 compile_ms=seconds[2] * 1e3 if op.compile_baseline else None,
-                copy_fraction=gbps / copy_gbps if copy_gbps else None,
+                copy_fraction=gbps / copy_gbps if copy_gbps and gbps else None,
             )
         )
+    if op.block:
+        inputs = [t.detach().requires_grad_() for t in input_sets[0]]
+        results[0].extra["saved_bytes"] = saved_tensor_bytes(op.fused, *inputs, exclude=inputs[1:])
+        results[0].extra["torch_saved_bytes"] = saved_tensor_bytes(op.torch, *inputs, exclude=inputs[1:])
     return results
 
 
@@ -258,12 +353,12 @@ def format_table(results: list[Result]) -> str:
             f"{r.fusedact_ms:.3f}",
             f"{r.torch_ms:.3f}",
             f"{r.speedup:.2f}x",
-            f"{r.gbps:.1f}",
+            "-" if r.gbps is None else f"{r.gbps:.1f}",
         ]
         if compiled:
             row += [f"{r.compile_ms:.3f}", f"{r.compile_ms / r.fusedact_ms:.2f}x"] if r.compile_ms else ["", ""]
         if cuda:
-            row += [f"{100 * r.copy_fraction:.0f}%"]
+            row += [f"{100 * r.copy_fraction:.0f}%" if r.copy_fraction else "-"]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
@@ -277,17 +372,29 @@ def format_table(results: list[Result]) -> str:
 
 
 def summarize(results: list[Result], min_numel: int = 1 << 20) -> str:
-    """Median and lowest speedup per pass over the sizes of at least min_numel elements."""
+    """Per kind of op and pass: the median and lowest speedup over torch (at sizes of at least
+    min_numel elements), and the bytes the blocks keep for backward."""
+    kinds = {op.name: op.kind for op in OPS}
     lines = []
-    for pass_ in ("forward", "backward"):
-        speedups = sorted(
-            (r.speedup, r.op, r.dtype, r.numel) for r in results if r.pass_ == pass_ and r.numel >= min_numel
-        )
-        if speedups:
-            low = speedups[0]
+    for kind in ("pointwise", "row", "glu", "block"):
+        for pass_ in PASSES:
+            cases = sorted(
+                (r.speedup, r.op, r.dtype, r.numel)
+                for r in results
+                if kinds[r.op] == kind and r.pass_ == pass_ and (r.numel >= min_numel or kind == "block")
+            )
+            if cases:
+                low = cases[0]
+                lines.append(
+                    f"{kind} {pass_}: median speedup {statistics.median(c[0] for c in cases):.2f}x, "
+                    f"lowest {low[0]:.2f}x ({low[1]} {low[2]} {_size_name(low[3])}), {len(cases)} cases"
+                )
+    for r in results:
+        if "saved_bytes" in r.extra:
+            ours, theirs = r.extra["saved_bytes"], r.extra["torch_saved_bytes"]
             lines.append(
-                f"{pass_}: median speedup {statistics.median(s[0] for s in speedups):.2f}x, lowest {low[0]:.2f}x "
-                f"({low[1]} {low[2]} {_size_name(low[3])}), over {len(speedups)} cases of >= {_size_name(min_numel)}"
+                f"{r.op} {r.dtype}: keeps {ours / 2**20:.1f} MiB for backward, the eager composition "
+                f"{theirs / 2**20:.1f} MiB ({100 * ours / theirs:.0f}%)"
             )
     return "\n".join(lines)
 
@@ -311,11 +418,10 @@ def run(
     copy_gbps = copy_bandwidth(device) if device == "cuda" else None
     timer = Timer(device, min_seconds)
     results = []
-    cases = [(op, dt, n) for op in selected for dt in dtype_list for n in sizes]
+    cases = [(op, dt, n) for op in selected for dt in dtype_list for n in (sizes[:1] if op.block else sizes)]
     for i, (op, dtype, numel) in enumerate(cases, 1):
-        print(
-            f"\r[{i}/{len(cases)}] {op.name} {dtype} {_size_name(numel)}".ljust(60), end="", file=progress, flush=True
-        )
+        line = f"\r[{i}/{len(cases)}] {op.name} {str(dtype).removeprefix('torch.')} {_size_name(numel)}"
+        print(line.ljust(60), end="", file=progress, flush=True)
         results += bench_op(op, dtype, numel, device, timer, repeats, copy_gbps)
     print("\r" + " " * 60 + "\r", end="", file=progress, flush=True)
     info = {

@@ -27,6 +27,7 @@ __all__ = [
     "softmax",
     "softplus",
     "swiglu",
+    "swiglu_ffn",
     "swish",
     "tanh",
 ]
@@ -188,3 +189,23 @@ def log_softmax(
     if dtype is not None:
         input = input.to(dtype)
     return torch.ops.fusedact.log_softmax(input, dim)
+
+
+def swiglu_ffn(
+    input: Tensor,
+    w_gate: Tensor,
+    w_up: Tensor,
+    w_down: Tensor,
+    b_gate: Tensor | None = None,
+    b_up: Tensor | None = None,
+    b_down: Tensor | None = None,
+) -> Tensor:
+    r"""The SwiGLU feed-forward block of LLaMA-style transformers,
+    ``(silu(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down``, weights laid out as
+    :class:`torch.nn.Linear` stores them (``[hidden, in]``, ``[hidden, in]``, ``[out, hidden]``).
+
+    One operator: the projections are ATen GEMMs (one for gate and up when ``w_gate`` and
+    ``w_up`` are the two halves of one tensor), the element-wise work is fused, and backward
+    keeps only ``input`` and the gate/up projections. Reference: transformers' ``LlamaMLP``.
+    """
+    return torch.ops.fusedact.swiglu_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down)

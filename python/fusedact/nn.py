@@ -19,6 +19,7 @@ __all__ = [
     "ReGLU",
     "SELU",
     "SwiGLU",
+    "SwiGLUFFN",
     "LeakyReLU",
     "Mish",
     "PReLU",
@@ -196,3 +197,77 @@ class LogSoftmax(torch.nn.LogSoftmax):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.log_softmax(input, self.dim, _stacklevel=5)
+
+
+class SwiGLUFFN(torch.nn.Module):
+    """The SwiGLU feed-forward block, ``down_proj(silu(gate_proj(x)) * up_proj(x))``, as one
+    fused operator (:func:`fusedact.functional.swiglu_ffn`).
+
+    Its layers are :class:`torch.nn.Linear` modules named as transformers' ``LlamaMLP`` names
+    them, so a LlamaMLP's state_dict loads into it and back. ``out_features`` defaults to
+    ``in_features``. Build one from an existing block with :meth:`from_llama_mlp` or
+    :meth:`from_linears`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        out_features: int | None = None,
+        bias: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        out_features = in_features if out_features is None else out_features
+        factory = {"device": device, "dtype": dtype, "bias": bias}
+        self.gate_proj = torch.nn.Linear(in_features, hidden_features, **factory)
+        self.up_proj = torch.nn.Linear(in_features, hidden_features, **factory)
+        self.down_proj = torch.nn.Linear(hidden_features, out_features, **factory)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.swiglu_ffn(
+            x,
+            self.gate_proj.weight,
+            self.up_proj.weight,
+            self.down_proj.weight,
+            self.gate_proj.bias,
+            self.up_proj.bias,
+            self.down_proj.bias,
+        )
+
+    @classmethod
+    def from_linears(cls, gate: torch.nn.Linear, up: torch.nn.Linear, down: torch.nn.Linear) -> "SwiGLUFFN":
+        """A SwiGLUFFN computing ``down(silu(gate(x)) * up(x))``, with copies of their parameters
+        (same device and dtype)."""
+        for name, layer in (("gate", gate), ("up", up), ("down", down)):
+            if type(layer) is not torch.nn.Linear:
+                raise TypeError(
+                    f"fusedact.nn.SwiGLUFFN.from_linears: {name} is a {type(layer).__name__}, not nn.Linear"
+                )
+        if (gate.bias is None) != (up.bias is None) or (gate.bias is None) != (down.bias is None):
+            raise ValueError("fusedact.nn.SwiGLUFFN.from_linears: gate, up and down must all have biases or none")
+        weight = gate.weight
+        module = cls(
+            gate.in_features,
+            gate.out_features,
+            down.out_features,
+            bias=gate.bias is not None,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            for mine, theirs in ((module.gate_proj, gate), (module.up_proj, up), (module.down_proj, down)):
+                mine.load_state_dict(theirs.state_dict())
+        return module
+
+    @classmethod
+    def from_llama_mlp(cls, mlp: torch.nn.Module) -> "SwiGLUFFN":
+        """A SwiGLUFFN equal to a transformers ``LlamaMLP`` (or any module with ``gate_proj``,
+        ``up_proj``, ``down_proj`` linear layers and a SiLU ``act_fn``)."""
+        act = getattr(mlp, "act_fn", None)
+        if act is not None and not (isinstance(act, torch.nn.SiLU) or type(act).__name__ in ("SiLU", "SiLUActivation")):
+            raise ValueError(
+                f"fusedact.nn.SwiGLUFFN.from_llama_mlp: the MLP's activation is {type(act).__name__}, not SiLU"
+            )
+        return cls.from_linears(mlp.gate_proj, mlp.up_proj, mlp.down_proj)

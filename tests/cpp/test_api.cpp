@@ -252,6 +252,37 @@ TEST(Api, GatedLinearUnits) {
   EXPECT_EQ(printed.str(), "fusedact::nn::GEGLU(dim=-1, approximate=tanh)");
 }
 
+// swiglu_ffn and nn::SwiGLUFFN against the composition of torch::nn::functional::linear and silu.
+TEST(Api, SwigluFfn) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(0);
+  fusedact::nn::SwiGLUFFN ffn(fusedact::nn::SwiGLUFFNOptions(16, 44).out_features(12).bias(true));
+  auto x = torch::randn({2, 5, 16}, torch::kDouble);
+  ffn->to(torch::kDouble);
+  auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+  auto y = ffn(xa);
+  auto linear = [](const torch::nn::Linear& l, const torch::Tensor& t) { return F::linear(t, l->weight, l->bias); };
+  auto y_ref = linear(ffn->down_proj, torch::silu(linear(ffn->gate_proj, xb)) * linear(ffn->up_proj, xb));
+  expect_close(y, y_ref);
+  auto grad = torch::randn_like(y);
+  auto params = ffn->parameters();
+  std::vector<torch::Tensor> wrt = {xa};
+  wrt.insert(wrt.end(), params.begin(), params.end());
+  auto grads = torch::autograd::grad({y}, wrt, {grad});
+  std::vector<torch::Tensor> wrt_ref = {xb};
+  wrt_ref.insert(wrt_ref.end(), params.begin(), params.end());
+  auto grads_ref = torch::autograd::grad({y_ref}, wrt_ref, {grad});
+  for (size_t i = 0; i < grads.size(); ++i) expect_close(grads[i], grads_ref[i]);
+  EXPECT_EQ(ffn->named_parameters().keys(),
+            (std::vector<std::string>{"gate_proj.weight", "gate_proj.bias", "up_proj.weight", "up_proj.bias",
+                                      "down_proj.weight", "down_proj.bias"}));
+
+  // The function, without biases.
+  auto wg = torch::randn({8, 16}, torch::kDouble), wu = torch::randn({8, 16}, torch::kDouble);
+  auto wd = torch::randn({16, 8}, torch::kDouble);
+  expect_close(fusedact::swiglu_ffn(x, wg, wu, wd), F::linear(torch::silu(F::linear(x, wg)) * F::linear(x, wu), wd));
+}
+
 TEST(Api, ClearErrors) {
   try {
     fusedact::gelu(torch::arange(4));

@@ -89,6 +89,14 @@ at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up);
 /// reglu of the halves of input along dim.
 at::Tensor reglu(const at::Tensor& input, int64_t dim = -1);
 
+/// The SwiGLU feed-forward block of LLaMA-style transformers, weights as nn.Linear stores
+/// them: (silu(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down. Backward keeps x
+/// and the gate/up projections only. transformers' LlamaMLP; the same composition in torch.
+at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,
+                      const std::optional<at::Tensor>& b_gate = std::nullopt,
+                      const std::optional<at::Tensor>& b_up = std::nullopt,
+                      const std::optional<at::Tensor>& b_down = std::nullopt);
+
 /// How this build of fusedact was made, and what it runs with.
 struct BuildInfo {
   std::string torch;                     // torch version it was built against

@@ -9,10 +9,12 @@
 
 #include <torch/types.h>
 #include <torch/nn/cloneable.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/options/activation.h>
 #include <torch/arg.h>
 #include <torch/nn/pimpl.h>
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -236,5 +238,42 @@ class ReGLUImpl : public Activation<ReGLUImpl, GLUOptions> {
   void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::ReGLU(dim=" << options.dim() << ")"; }
 };
 TORCH_MODULE(ReGLU);
+
+// The SwiGLU feed-forward block as torch::nn::Linear layers named as transformers' LlamaMLP
+// names them (gate_proj, up_proj, down_proj), so their parameters load from one.
+struct SwiGLUFFNOptions {
+  SwiGLUFFNOptions(int64_t in_features, int64_t hidden_features)
+      : in_features_(in_features), hidden_features_(hidden_features), out_features_(in_features) {}
+  TORCH_ARG(int64_t, in_features);
+  TORCH_ARG(int64_t, hidden_features);
+  TORCH_ARG(int64_t, out_features);
+  TORCH_ARG(bool, bias) = false;
+};
+
+class SwiGLUFFNImpl : public torch::nn::Cloneable<SwiGLUFFNImpl> {
+ public:
+  explicit SwiGLUFFNImpl(SwiGLUFFNOptions options_) : options(std::move(options_)) { reset(); }
+  void reset() override {
+    auto linear = [&](int64_t in, int64_t out) {
+      return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(options.bias()));
+    };
+    gate_proj = register_module("gate_proj", linear(options.in_features(), options.hidden_features()));
+    up_proj = register_module("up_proj", linear(options.in_features(), options.hidden_features()));
+    down_proj = register_module("down_proj", linear(options.hidden_features(), options.out_features()));
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    auto bias = [](const torch::nn::Linear& l) { return l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt; };
+    return fusedact::swiglu_ffn(x, gate_proj->weight, up_proj->weight, down_proj->weight, bias(gate_proj), bias(up_proj),
+                                bias(down_proj));
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::SwiGLUFFN(in_features=" << options.in_features()
+           << ", hidden_features=" << options.hidden_features() << ", out_features=" << options.out_features()
+           << ", bias=" << (options.bias() ? "true" : "false") << ")";
+  }
+  SwiGLUFFNOptions options;
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(SwiGLUFFN);
 
 }  // namespace fusedact::nn

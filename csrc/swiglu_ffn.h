@@ -1,0 +1,66 @@
+// swiglu_ffn: the SwiGLU feed-forward block of LLaMA-style transformers,
+//   out = (silu(x W_gate^T + b_gate) * (x W_up^T + b_up)) W_down^T + b_down,
+// weights laid out as nn.Linear stores them. The GEMMs go through ATen (cuBLAS, the CPU BLAS);
+// the element-wise work is the fused swiglu kernels. The gate and up projections land in the
+// two halves of one [tokens, 2 * hidden] buffer: one GEMM when w_gate and w_up are the halves
+// of one packed tensor, else two GEMMs writing into the halves. Backward needs only x and that
+// buffer: the hidden activation is recomputed, and one fused kernel turns the hidden gradient
+// into the gate and up gradients, side by side in one buffer again.
+#pragma once
+
+#include "gated.h"
+
+#include <ATen/ATen.h>
+
+#include <optional>
+
+namespace fusedact {
+
+struct SwigluFfn {
+  static constexpr const char* kName = "swiglu_ffn";
+
+  struct Weights {
+    at::Tensor w_gate, w_up, w_down;  // [hidden, in], [hidden, in], [out, hidden]
+    at::Tensor b_gate, b_up, b_down;  // [hidden], [hidden], [out], or undefined
+  };
+
+  // The gradients swiglu_ffn's backward returns (undefined where not wanted or no bias).
+  struct Grads {
+    at::Tensor x, w_gate, w_up, w_down, b_gate, b_up, b_down;
+  };
+
+  static const auto& op() {
+    static const auto op =
+        find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                           const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
+                           const std::optional<at::Tensor>&)>(kName);
+    return op;
+  }
+
+  // Checks x and the weights (dtypes, devices, shapes), naming the one that is off.
+  static void check(const at::Tensor& x, const Weights& w);
+
+  // Whether a and b are the first and second halves of one contiguous tensor.
+  static bool packed(const at::Tensor& a, const at::Tensor& b);
+
+  // x as [tokens, in] (a view where x's layout allows).
+  static at::Tensor flatten(const at::Tensor& x) { return x.reshape_symint({-1, x.sym_size(-1)}); }
+
+  // [tokens, 2 * hidden]: x2d W_gate^T + b_gate, then x2d W_up^T + b_up.
+  static at::Tensor gate_up(const at::Tensor& x2d, const Weights& w);
+
+  // The block's output from x2d and gate_up, shaped as x with out features.
+  static at::Tensor output(const at::Tensor& x, const at::Tensor& gate_up, const Weights& w);
+
+  // All of it: the kernel of every backend (CompositeExplicitAutograd).
+  static at::Tensor forward(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
+                            const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
+                            const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down);
+
+  // The gradients wanted (needs[i] for x, w_gate, w_up, w_down, b_gate, b_up, b_down) from
+  // the output's gradient and what forward kept: x and gate_up.
+  static Grads backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& gate_up, const Weights& w,
+                        const std::array<bool, 7>& needs);
+};
+
+}  // namespace fusedact

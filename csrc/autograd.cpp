@@ -158,7 +158,14 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
     Impl::inplace_op().call(self, params...);
   }
 
-  static at::Tensor forward(const at::Tensor& self, P... params) { return Forward::apply(self, params...); }
+  static at::Tensor forward(const at::Tensor& self, P... params) {
+    // Nothing to record (no input requires grad): no node, no saved tensor. So in the others.
+    if (!torch::autograd::compute_requires_grad(self)) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return Impl::forward_op().call(self, params...);
+    }
+    return Forward::apply(self, params...);
+  }
 
   static void forward_(at::Tensor& self, P... params) {
     const bool requires_grad = torch::autograd::compute_requires_grad(self);
@@ -208,7 +215,13 @@ struct ChannelParamAutograd {
     }
   };
 
-  static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) { return Forward::apply(self, param); }
+  static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
+    if (!torch::autograd::compute_requires_grad(self, param)) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return Impl::forward_op().call(self, param);
+    }
+    return Forward::apply(self, param);
+  }
 
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
   template <class Fn>
@@ -286,9 +299,19 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
   };
 
   static at::Tensor forward(const at::Tensor& gate, const at::Tensor& up, P... params) {
+    if (!torch::autograd::compute_requires_grad(gate, up)) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return Impl::forward_op().call(gate, up, params...);
+    }
     return Pair::apply(gate, up, params...);
   }
-  static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) { return Split::apply(self, dim, params...); }
+  static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) {
+    if (!torch::autograd::compute_requires_grad(self)) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return Impl::split_op().call(self, dim, params...);
+    }
+    return Split::apply(self, dim, params...);
+  }
 
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
   static std::tuple<at::Tensor, at::Tensor> composite(const at::Tensor& grad, const at::Tensor& gate,
@@ -340,7 +363,13 @@ struct SoftmaxAutograd {
     }
   };
 
-  static at::Tensor forward(const at::Tensor& self, int64_t dim) { return Forward::apply(self, dim); }
+  static at::Tensor forward(const at::Tensor& self, int64_t dim) {
+    if (!torch::autograd::compute_requires_grad(self)) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return Impl::forward_op().call(self, dim);
+    }
+    return Forward::apply(self, dim);
+  }
 
   // As a composite of differentiable ATen ops when its own gradient is wanted.
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {

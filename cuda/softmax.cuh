@@ -29,8 +29,10 @@ struct SoftmaxForwardRows {
   C10_HOST_DEVICE static Acc identity() { return Acc::empty(); }
   C10_HOST_DEVICE static Acc combine(const Acc& a, const Acc& b) { return merge(a, b); }
   C10_HOST_DEVICE Acc element(int64_t i) const { return Acc::of(static_cast<acc_t>(in[i])); }
-  C10_HOST_DEVICE void write(int64_t i, const Acc& total) const {
-    out[i] = static_cast<scalar_t>(Math{}.forward(static_cast<acc_t>(in[i]), total.max, total.sum));
+  // What write needs, once per row: the max and Math's normalizer of the sum.
+  C10_HOST_DEVICE static Acc finish(const Acc& total) { return {total.max, Math{}.normalizer(total.sum)}; }
+  C10_HOST_DEVICE void write(int64_t i, const Acc& finished) const {
+    out[i] = static_cast<scalar_t>(Math{}.forward(static_cast<acc_t>(in[i]), finished.max, finished.sum));
   }
 };
 
@@ -50,6 +52,7 @@ struct SoftmaxBackwardRows {
   C10_HOST_DEVICE Acc element(int64_t i) const {
     return Math{}.backward_term(static_cast<acc_t>(grad[i]), static_cast<acc_t>(output[i]));
   }
+  C10_HOST_DEVICE static Acc finish(Acc total) { return total; }
   C10_HOST_DEVICE void write(int64_t i, Acc total) const {
     grad_input[i] = static_cast<scalar_t>(Math{}.backward(static_cast<acc_t>(grad[i]), static_cast<acc_t>(output[i]), total));
   }
@@ -70,7 +73,8 @@ template <class Rows>
 C10_HOST_DEVICE void row_write_thread(const Rows& rows, int64_t r, int64_t lane, int64_t nlanes,
                                       const typename Rows::Acc& total) {
   const int64_t start = rows.layout.row_start(r), stride = rows.layout.inner;
-  for (int64_t k = lane; k < rows.layout.size; k += nlanes) rows.write(start + k * stride, total);
+  const auto finished = Rows::finish(total);
+  for (int64_t k = lane; k < rows.layout.size; k += nlanes) rows.write(start + k * stride, finished);
 }
 
 }  // namespace fusedact::cuda

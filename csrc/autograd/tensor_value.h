@@ -82,6 +82,7 @@ struct TensorValue {
   FUSEDACT_TENSOR_UNARY(exp)
   FUSEDACT_TENSOR_UNARY(expm1)
   FUSEDACT_TENSOR_UNARY(log)
+  friend TensorValue exp_nonpositive(const TensorValue& a) { return exp(a); }
   FUSEDACT_TENSOR_UNARY(log1p)
   FUSEDACT_TENSOR_UNARY(tanh)
   FUSEDACT_TENSOR_UNARY(erf)

@@ -17,9 +17,9 @@ namespace fusedact::cpu {
 namespace CPU_CAPABILITY {
 namespace {
 
-// Loads `count` elements of one operand, starting at element i, into opmath vectors.
+// Loads `count` elements of one strided operand, starting at element i, into opmath vectors.
 template <class scalar_t>
-typename Lanes<scalar_t>::Parts load(const char* base, int64_t stride, int64_t i, int64_t count) {
+typename Lanes<scalar_t>::Parts load_strided(const char* base, int64_t stride, int64_t i, int64_t count) {
   using L = Lanes<scalar_t>;
   if (stride == static_cast<int64_t>(sizeof(scalar_t))) {
     return L::load(reinterpret_cast<const scalar_t*>(base) + i, count);
@@ -35,7 +35,8 @@ typename Lanes<scalar_t>::Parts load(const char* base, int64_t stride, int64_t i
 }
 
 template <class scalar_t>
-void store(char* base, int64_t stride, int64_t i, int64_t count, const typename Lanes<scalar_t>::Parts& parts) {
+void store_strided(char* base, int64_t stride, int64_t i, int64_t count,
+                   const typename Lanes<scalar_t>::Parts& parts) {
   using L = Lanes<scalar_t>;
   if (stride == static_cast<int64_t>(sizeof(scalar_t))) {
     L::store(reinterpret_cast<scalar_t*>(base) + i, parts, count);
@@ -48,26 +49,67 @@ void store(char* base, int64_t stride, int64_t i, int64_t count, const typename 
   }
 }
 
-// One row: data[0, kOutputs) are the outputs, the inputs follow.
-template <class scalar_t, class Fn, size_t... I>
-void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn, std::index_sequence<I...>) {
+// One vector of elements: load(k) gives input k's opmath parts, store(k, parts) writes
+// output k. Inlined into the loops below, so the contiguous loop is straight SIMD code.
+template <class scalar_t, class Fn, class Load, class Store, size_t... I>
+C10_ALWAYS_INLINE void step(const Fn& fn, const Load& load, const Store& store, std::index_sequence<I...>) {
   using L = Lanes<scalar_t>;
   constexpr int kOutputs = kOutputsOf<Fn>;
+  const std::array<typename L::Parts, Fn::kInputs> in = {load(I)...};
+  std::array<typename L::Parts, kOutputs> out;
+  for (int p = 0; p < L::kParts; ++p) {
+    const auto result = fn(in[I][p]...);
+    if constexpr (kOutputs == 1) {
+      out[0][p] = result;
+    } else {
+      out[0][p] = result.first;
+      out[1][p] = result.second;
+    }
+  }
+  for (int k = 0; k < kOutputs; ++k) store(k, out[k]);
+}
+
+// One row: data[0, kOutputs) are the outputs, the inputs follow.
+template <class scalar_t, class Fn>
+void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn) {
+  using L = Lanes<scalar_t>;
+  constexpr int kOutputs = kOutputsOf<Fn>;
+  constexpr int kArgs = kOutputs + Fn::kInputs;
+  constexpr auto inputs = std::make_index_sequence<Fn::kInputs>{};
+  bool contiguous = true;
+  for (int k = 0; k < kArgs; ++k) contiguous = contiguous && strides[k] == static_cast<int64_t>(sizeof(scalar_t));
+  if (contiguous) {
+    std::array<scalar_t*, kArgs> ptr;
+    for (int k = 0; k < kArgs; ++k) ptr[k] = reinterpret_cast<scalar_t*>(data[k]);
+    int64_t i = 0;
+    // Two vectors per iteration: independent work to overlap the latency of the math.
+    for (; i + 2 * L::kWidth <= n; i += 2 * L::kWidth) {
+      step<scalar_t>(
+          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i); },
+          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i, parts); }, inputs);
+      step<scalar_t>(
+          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i + L::kWidth); },
+          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i + L::kWidth, parts); }, inputs);
+    }
+    for (; i + L::kWidth <= n; i += L::kWidth) {
+      step<scalar_t>(
+          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i); },
+          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i, parts); }, inputs);
+    }
+    if (i < n) {
+      const int64_t count = n - i;
+      step<scalar_t>(
+          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i, count); },
+          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i, parts, count); }, inputs);
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; i += L::kWidth) {
     const int64_t count = std::min<int64_t>(L::kWidth, n - i);
-    std::array<typename L::Parts, Fn::kInputs> in = {
-        load<scalar_t>(data[kOutputs + I], strides[kOutputs + I], i, count)...};
-    std::array<typename L::Parts, kOutputs> out;
-    for (int p = 0; p < L::kParts; ++p) {
-      const auto result = fn(in[I][p]...);
-      if constexpr (kOutputs == 1) {
-        out[0][p] = result;
-      } else {
-        out[0][p] = result.first;
-        out[1][p] = result.second;
-      }
-    }
-    for (int k = 0; k < kOutputs; ++k) store<scalar_t>(data[k], strides[k], i, count, out[k]);
+    step<scalar_t>(
+        fn, [&](size_t k) { return load_strided<scalar_t>(data[kOutputs + k], strides[kOutputs + k], i, count); },
+        [&](int k, const typename L::Parts& parts) { store_strided<scalar_t>(data[k], strides[k], i, count, parts); },
+        inputs);
   }
 }
 
@@ -79,7 +121,7 @@ void run_pointwise(at::TensorIteratorBase& iter, const Fn& fn) {
       std::array<char*, kArgs> row;
       for (int64_t j = 0; j < n1; ++j) {
         for (int a = 0; a < kArgs; ++a) row[a] = data[a] + j * strides[kArgs + a];
-        pointwise_row<scalar_t>(row.data(), strides, n0, fn, std::make_index_sequence<Fn::kInputs>{});
+        pointwise_row<scalar_t>(row.data(), strides, n0, fn);
       }
     });
   });

@@ -17,6 +17,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace fusedact::cpu {
 namespace CPU_CAPABILITY {
@@ -36,7 +37,7 @@ struct RowIO {
   static constexpr int64_t kWidth = L::kWidth;
   static constexpr int64_t kPartWidth = V::size();
 
-  static Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
     Parts parts = L::load(p, count);
     if (count < kWidth) {
       for (int k = 0; k < L::kParts; ++k) {
@@ -74,14 +75,42 @@ T nan_max(T a, T b) {
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // One pass over a row of `size` elements `stride` apart (stride 1: one row in lanes; stride
-// inner > 1: `count` neighbouring rows, one per lane), calling body(k, offset, count).
+// inner > 1: `count` neighbouring rows, one per lane), calling body(step, offset, count).
 template <class Body>
-void for_each_step(int64_t size, int64_t stride, int64_t width, int64_t count, Body body) {
+C10_ALWAYS_INLINE void for_each_step(int64_t size, int64_t stride, int64_t width, int64_t count, Body body) {
   if (stride == 1) {
-    for (int64_t k = 0; k < size; k += width) body(k, std::min<int64_t>(width, size - k));
+    for (int64_t k = 0; k < size; k += width) body(k / width, k, std::min<int64_t>(width, size - k));
   } else {
-    for (int64_t k = 0; k < size; ++k) body(k * stride, count);
+    for (int64_t k = 0; k < size; ++k) body(k, k * stride, count);
   }
+}
+
+// A reducing pass of for_each_step: combine(acc, element(step, offset, count)) over the steps,
+// step s feeding the s % kChains-th of independent accumulators, which are merged in order at
+// the end. A step need not wait for the previous one's result (the latency of an add or a max
+// would bound the loop otherwise), and the grouping is fixed: deterministic.
+template <class Parts, class Element, class Combine>
+C10_ALWAYS_INLINE Parts accumulate(int64_t size, int64_t stride, int64_t width, int64_t count, const Parts& init,
+                                   Element element, Combine combine) {
+  constexpr int kChains = 4;
+  std::array<Parts, kChains> acc;
+  acc.fill(init);
+  const int64_t steps = stride == 1 ? (size + width - 1) / width : size;
+  auto feed = [&](int64_t s, Parts& a) C10_ALWAYS_INLINE_ATTRIBUTE {
+    const int64_t offset = stride == 1 ? s * width : s * stride;
+    const int64_t n = stride == 1 ? std::min<int64_t>(width, size - s * width) : count;
+    a = combine(a, element(s, offset, n));
+  };
+  int64_t s = 0;
+  for (; s + kChains <= steps; s += kChains) {
+    feed(s, acc[0]);
+    feed(s + 1, acc[1]);
+    feed(s + 2, acc[2]);
+    feed(s + 3, acc[3]);
+  }
+  for (; s < steps; ++s) feed(s, acc[s % kChains]);
+  for (int c = 1; c < kChains; ++c) acc[0] = combine(acc[0], acc[c]);
+  return acc[0];
 }
 
 template <class scalar_t, class Math>
@@ -91,38 +120,73 @@ struct SoftmaxRows {
   using opmath_t = typename IO::opmath_t;
   static constexpr int kParts = Lanes<scalar_t>::kParts;
 
+  // Lane-wise merges for accumulate (function objects, so that they inline).
+  struct Add {
+    C10_ALWAYS_INLINE Parts operator()(const Parts& a, const Parts& b) const {
+      Parts r;
+      for (int k = 0; k < kParts; ++k) r[k] = a[k] + b[k];
+      return r;
+    }
+  };
+  struct Maximum {  // NaN wins, as torch's max does
+    C10_ALWAYS_INLINE Parts operator()(const Parts& a, const Parts& b) const {
+      Parts r;
+      for (int k = 0; k < kParts; ++k) r[k] = at::vec::maximum(a[k].v, b[k].v);
+      return r;
+    }
+  };
+
   // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side.
-  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count) {
+  // softmax keeps its terms e^(x - max) in `terms` (size * IO::kWidth opmath values at most)
+  // between the pass that sums them and the one that divides them: one exp per element.
+  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count, opmath_t* terms) {
     const bool lanes_are_rows = stride != 1;
-    Parts max = IO::splat(kNegInf);
-    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
-      const Parts v = IO::load(x + offset, n, kNegInf);
-      for (int k = 0; k < kParts; ++k) max[k] = at::vec::maximum(max[k].v, v[k].v);
-    });
+    Parts max = accumulate(
+        size, stride, IO::kWidth, count, IO::splat(kNegInf),
+        [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); }, Maximum{});
     if (!lanes_are_rows) max = IO::splat(IO::reduce(max, nan_max<opmath_t>));
-    Parts sum = IO::splat(0);
-    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
-      const Parts v = IO::load(x + offset, n, kNegInf);
-      for (int k = 0; k < kParts; ++k) sum[k] = sum[k] + exp(v[k] - max[k]);
-    });
+    Parts sum = accumulate(
+        size, stride, IO::kWidth, count, IO::splat(0),
+        [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
+          const Parts v = IO::load(x + offset, n, kNegInf);  // the lanes past n add e^-inf = 0
+          Parts term;
+          for (int k = 0; k < kParts; ++k) {
+            term[k] = Math{}.term(v[k], max[k]);
+            if constexpr (!Math::kIsLog) term[k].v.store(terms + step * IO::kWidth + k * IO::kPartWidth);
+          }
+          return term;
+        },
+        Add{});
     if (!lanes_are_rows) sum = IO::splat(IO::reduce(sum, [](opmath_t a, opmath_t b) { return a + b; }));
-    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
-      const Parts v = IO::load(x + offset, n, 0);
+    Parts normalizer;
+    for (int k = 0; k < kParts; ++k) normalizer[k] = Math{}.normalizer(sum[k]);
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
       Parts out;
-      for (int k = 0; k < kParts; ++k) out[k] = Math{}.forward(v[k], max[k], sum[k]);
+      for (int k = 0; k < kParts; ++k) {
+        if constexpr (Math::kIsLog) {
+          out[k] = Math{}.forward(IO::load(x + offset, n, 0)[k], max[k], normalizer[k]);
+        } else {
+          const typename IO::V term(IO::V::Native::loadu(terms + step * IO::kWidth + k * IO::kPartWidth));
+          out[k] = Math{}.normalize(term, normalizer[k]);
+        }
+      }
       IO::L::store(y + offset, out, n);
     });
   }
 
   static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t stride,
                        int64_t count) {
-    Parts total = IO::splat(0);
-    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
-      const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
-      for (int k = 0; k < kParts; ++k) total[k] = total[k] + Math{}.backward_term(g[k], v[k]);
-    });
+    Parts total = accumulate(
+        size, stride, IO::kWidth, count, IO::splat(0),
+        [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
+          const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
+          Parts term;
+          for (int k = 0; k < kParts; ++k) term[k] = Math{}.backward_term(g[k], v[k]);
+          return term;
+        },
+        Add{});
     if (stride == 1) total = IO::splat(IO::reduce(total, [](opmath_t a, opmath_t b) { return a + b; }));
-    for_each_step(size, stride, IO::kWidth, count, [&](int64_t offset, int64_t n) {
+    for_each_step(size, stride, IO::kWidth, count, [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
       const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
       Parts out;
       for (int k = 0; k < kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total[k]);
@@ -131,17 +195,21 @@ struct SoftmaxRows {
   }
 };
 
-// Runs rows(first_row_offset, count) over every row of the layout: one task per row along the
-// last dim, per group of up to `width` neighbouring rows otherwise.
-template <class Rows>
+// Runs rows(first_row_offset, count, scratch) over every row of the layout: one task per row
+// along the last dim, per group of up to `width` neighbouring rows otherwise. scratch holds a
+// group's elements as opmath values (size rounded up to whole vectors along the last dim,
+// size * width otherwise), one buffer per parallel chunk.
+template <class opmath_t, class Rows>
 void for_each_row_group(const RowLayout& layout, int64_t width, Rows rows) {
   const int64_t groups_per_outer = layout.inner == 1 ? 1 : (layout.inner + width - 1) / width;
   const int64_t groups = layout.outer * groups_per_outer;
   const int64_t elements_per_group = layout.size * (layout.inner == 1 ? 1 : width);
-  at::parallel_for(0, groups, std::max<int64_t>(1, kGrainElements / elements_per_group), [&](int64_t begin, int64_t end) {
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / elements_per_group);
+  at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
+    std::vector<opmath_t> scratch(layout.inner == 1 ? (layout.size + width - 1) / width * width : layout.size * width);
     for (int64_t group = begin; group < end; ++group) {
       const int64_t o = group / groups_per_outer, i = (group % groups_per_outer) * width;
-      rows(o * layout.size * layout.inner + i, std::min<int64_t>(width, layout.inner - i));
+      rows(o * layout.size * layout.inner + i, std::min<int64_t>(width, layout.inner - i), scratch.data());
     }
   });
 }
@@ -151,8 +219,9 @@ void softmax_forward(const at::Tensor& in, at::Tensor& out, const RowLayout& lay
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.scalar_type(), "fusedact_cpu_softmax", [&] {
     const scalar_t* x = in.const_data_ptr<scalar_t>();
     scalar_t* y = out.data_ptr<scalar_t>();
-    for_each_row_group(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count) {
-      SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count);
+    using opmath_t = at::opmath_type<scalar_t>;
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count, opmath_t* terms) {
+      SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count, terms);
     });
   });
 }
@@ -164,7 +233,8 @@ void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tens
     const scalar_t* g = grad.const_data_ptr<scalar_t>();
     const scalar_t* y = output.const_data_ptr<scalar_t>();
     scalar_t* gi = grad_input.data_ptr<scalar_t>();
-    for_each_row_group(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count) {
+    using opmath_t = at::opmath_type<scalar_t>;
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count, opmath_t*) {
       SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size, layout.inner, count);
     });
   });

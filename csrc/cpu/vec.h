@@ -6,6 +6,8 @@
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 
+#include <type_traits>
+
 namespace fusedact::cpu {
 namespace CPU_CAPABILITY {
 
@@ -16,6 +18,28 @@ struct Mask {
   friend Mask operator&(const Mask& a, const Mask& b) { return {a.bits & b.bits}; }
   friend Mask operator|(const Mask& a, const Mask& b) { return {a.bits | b.bits}; }
 };
+
+// erf of float lanes as x P(x^2) / Q(x^2), x clamped to [-4, 4] (beyond it erf rounds to +-1
+// in float), the result clamped to [-1, 1]. P and Q (degree 5 each) are a least-squares fit of
+// erf(x) / x on [0, 4] in relative error (3.8e-8), which float evaluation brings to at most
+// 5 ulp (3.2e-7 absolute) near +-1 and under 1 ulp on average. ATen's Vectorized<float>::erf
+// spends a Sleef exp per lane on the same job; this is about twice as fast, and it is what
+// gelu's speed on the CPU rests on. The clamps keep NaN (and take +-inf to +-1).
+inline at::vec::Vectorized<float> fast_erf(const at::vec::Vectorized<float>& x) {
+  using V = at::vec::Vectorized<float>;
+  static constexpr float kP[] = {1.1283791065216064f,   0.19103741645812988f,   0.052784424275159836f,
+                                 0.0037810257636010647f, 0.0002831493620760739f, 2.016651933445246e-06f};
+  static constexpr float kQ[] = {1.0f,                   0.5026353597640991f,    0.11432679742574692f,
+                                 0.014999976381659508f,  0.001162518747150898f,  3.765800647670403e-05f};
+  const V clamped = at::vec::clamp(x, V(-4.0f), V(4.0f));
+  const V t = clamped * clamped;
+  V p(kP[5]), q(kQ[5]);
+  for (int k = 4; k >= 0; --k) {
+    p = at::vec::fmadd(p, t, V(kP[k]));
+    q = at::vec::fmadd(q, t, V(kQ[k]));
+  }
+  return at::vec::clamp(clamped * p / q, V(-1.0f), V(1.0f));
+}
 
 template <class T>
 struct Vec {
@@ -42,11 +66,26 @@ struct Vec {
   friend Vec select(const Mask<T>& mask, const Vec& a, const Vec& b) { return Native::blendv(b.v, a.v, mask.bits); }
 
   friend Vec exp(const Vec& a) { return a.v.exp(); }
+  // ATen's exp_u20 for float (under 5 ulp on x <= 0, against Sleef's 1 ulp, at a fraction of
+  // the cost), with NaN passed through: it would clamp NaN to a finite input.
+  friend Vec exp_nonpositive(const Vec& a) {
+    if constexpr (std::is_same_v<T, float>) {
+      return Native::blendv(a.v.exp_u20(), a.v, a.v.isnan());
+    } else {
+      return a.v.exp();
+    }
+  }
   friend Vec expm1(const Vec& a) { return a.v.expm1(); }
   friend Vec log(const Vec& a) { return a.v.log(); }
   friend Vec log1p(const Vec& a) { return a.v.log1p(); }
   friend Vec tanh(const Vec& a) { return a.v.tanh(); }
-  friend Vec erf(const Vec& a) { return a.v.erf(); }
+  friend Vec erf(const Vec& a) {
+    if constexpr (std::is_same_v<T, float>) {
+      return fast_erf(a.v);
+    } else {
+      return a.v.erf();
+    }
+  }
 };
 
 // How a tensor's scalar_t is loaded into opmath vectors and stored back: float and double
@@ -60,9 +99,11 @@ struct Lanes {
   static constexpr int kParts = 1;
   using Parts = std::array<Opmath, kParts>;
 
-  static Parts load(const scalar_t* p, int64_t count) { return {Opmath(Native::loadu(p, count))}; }
-  static Parts broadcast(scalar_t value) { return {Opmath(Native(value))}; }
-  static void store(scalar_t* p, const Parts& parts, int64_t count) { parts[0].v.store(p, count); }
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p) { return {Opmath(Native::loadu(p))}; }
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count) { return {Opmath(Native::loadu(p, count))}; }
+  static C10_ALWAYS_INLINE Parts broadcast(scalar_t value) { return {Opmath(Native(value))}; }
+  static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts) { parts[0].v.store(p); }
+  static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts, int64_t count) { parts[0].v.store(p, count); }
 };
 
 template <class scalar_t>
@@ -73,15 +114,20 @@ struct ReducedLanes {
   static constexpr int kParts = 2;
   using Parts = std::array<Opmath, kParts>;
 
-  static Parts load(const scalar_t* p, int64_t count) {
-    auto [lo, hi] = at::vec::convert_to_float<scalar_t>(Native::loadu(p, count));
+  static C10_ALWAYS_INLINE Parts widen(const Native& v) {
+    auto [lo, hi] = at::vec::convert_to_float<scalar_t>(v);
     return {Opmath(lo), Opmath(hi)};
   }
-  static Parts broadcast(scalar_t value) {
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p) { return widen(Native::loadu(p)); }
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count) { return widen(Native::loadu(p, count)); }
+  static C10_ALWAYS_INLINE Parts broadcast(scalar_t value) {
     const Opmath v(at::vec::Vectorized<float>(static_cast<float>(value)));
     return {v, v};
   }
-  static void store(scalar_t* p, const Parts& parts, int64_t count) {
+  static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts) {
+    at::vec::convert_from_float<scalar_t>(parts[0].v, parts[1].v).store(p);
+  }
+  static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts, int64_t count) {
     at::vec::convert_from_float<scalar_t>(parts[0].v, parts[1].v).store(p, count);
   }
 };

@@ -22,6 +22,12 @@ def main(argv=None) -> int:
     bench.add_argument("--repeats", type=int, default=5, help="measurements per case; the median is quoted")
     bench.add_argument("--min-time", type=float, default=0.02, help="seconds one measurement lasts at least")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument(
+        "--fresh-pages",
+        action="store_true",
+        help="on the CPU, leave glibc returning large freed blocks to the OS (by default freed memory is "
+        "reused, so that large outputs do not measure the kernel zeroing fresh pages)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -44,8 +50,11 @@ def main(argv=None) -> int:
             _sizes(args.sizes),
             args.repeats,
             args.min_time,
+            reuse_memory=not args.fresh_pages,
         )
         print(f"fusedact {fusedact.__version__} vs torch {info['torch']}, {info['device']}, {info['threads']} threads")
+        if info["cpu_memory_reused"]:
+            print("CPU memory: freed blocks reused (glibc mallopt), not returned to the OS; --fresh-pages to change")
         if info["copy_bandwidth_gbps"]:
             print(f"measured copy bandwidth: {info['copy_bandwidth_gbps']:.0f} GB/s")
         print(bench_module.format_table(results))

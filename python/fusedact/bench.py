@@ -330,6 +330,27 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
     return results
 
 
+# ---- the allocator ------------------------------------------------------------------------
+
+
+def reuse_freed_memory() -> bool:
+    """Makes glibc's malloc keep freed memory for reuse: no mmap for large blocks (M_MMAP_MAX 0),
+    no trimming of the heap (M_TRIM_THRESHOLD at its largest). Otherwise every output above
+    glibc's mmap threshold (at most 32 MiB) is fresh pages, and both libraries' times at 8M
+    float32 elements and more are mostly the kernel zeroing them on first touch. jemalloc and
+    tcmalloc, which PyTorch recommends for CPU training, reuse memory likewise. Returns whether
+    it could (glibc only)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # malloc.h
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 # ---- the command ----------------------------------------------------------------------------
 
 
@@ -406,6 +427,7 @@ def run(
     sizes: Sequence[int],
     repeats: int,
     min_seconds: float,
+    reuse_memory: bool = True,
     progress=sys.stderr,
 ) -> tuple[dict, list[Result]]:
     """Benchmarks the selected ops; returns the JSON document and the results."""
@@ -416,6 +438,7 @@ def run(
     dtype_names = dtypes or (["float32", "bfloat16"] if device == "cpu" else ["float32", "bfloat16", "float16"])
     dtype_list = [getattr(torch, name) for name in dtype_names]
     copy_gbps = copy_bandwidth(device) if device == "cuda" else None
+    reused = reuse_freed_memory() if device == "cpu" and reuse_memory else False
     timer = Timer(device, min_seconds)
     results = []
     cases = [(op, dt, n) for op in selected for dt in dtype_list for n in (sizes[:1] if op.block else sizes)]
@@ -429,6 +452,7 @@ def run(
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "copy_bandwidth_gbps": copy_gbps,
+        "cpu_memory_reused": reused,
         "results": [r.as_dict() for r in results],
     }
     return info, results

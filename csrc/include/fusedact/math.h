@@ -11,7 +11,8 @@
 //   - differentiable ATen tensor ops for double backward (csrc/autograd/tensor_value.h).
 // A formula may only use what every value type provides: + - * /, unary -, the
 // comparisons (giving a mask), select(mask, a, b), V(constant) and the functions
-// declared below (exp, expm1, log, log1p, tanh, erf). No data-dependent `if`.
+// declared below (exp, exp_nonpositive, expm1, log, log1p, tanh, erf). No data-dependent
+// `if`.
 //
 // Formulas follow the operation order of ATen's kernels, so that overflow, NaN and
 // signed zeros come out where torch's do.
@@ -41,6 +42,10 @@ FUSEDACT_MATH float tanh(float x) { return ::tanhf(x); }
 FUSEDACT_MATH double tanh(double x) { return ::tanh(x); }
 FUSEDACT_MATH float erf(float x) { return ::erff(x); }
 FUSEDACT_MATH double erf(double x) { return ::erf(x); }
+
+// e^x for x <= 0 or NaN: a value type may implement it faster than exp (the CPU vectors do).
+FUSEDACT_MATH float exp_nonpositive(float x) { return ::expf(x); }
+FUSEDACT_MATH double exp_nonpositive(double x) { return ::exp(x); }
 
 // Lane-wise choice: a where mask holds, else b. Both sides are evaluated.
 template <class T>
@@ -310,13 +315,35 @@ struct Gated {
 // y_i (g_i - sum_k g_k y_k), log_softmax's g_i - e^(y_i) sum_k g_k.
 template <bool kLog>
 struct Softmax {
+  static constexpr bool kIsLog = kLog;
+
+  // e^(x - max): a term of the row's sum, and softmax's numerator. x - max is never positive
+  // (or NaN), which lets a value type use a faster exp (exp_nonpositive).
   template <class V>
-  FUSEDACT_MATH V forward(V x, V max, V sum) const {
+  FUSEDACT_MATH V term(V x, V max) const {
+    return exp_nonpositive(x - max);
+  }
+  // What a row's outputs are scaled by, from its sum: the sum, or its log. Once per row.
+  template <class V>
+  FUSEDACT_MATH V normalizer(V sum) const {
     if constexpr (kLog) {
-      return x - max - log(sum);
+      return log(sum);
     } else {
-      return exp(x - max) / sum;
+      return sum;
     }
+  }
+  template <class V>
+  FUSEDACT_MATH V forward(V x, V max, V normalizer) const {
+    if constexpr (kLog) {
+      return x - max - normalizer;
+    } else {
+      return term(x, max) / normalizer;
+    }
+  }
+  // softmax from a term already computed.
+  template <class V>
+  FUSEDACT_MATH V normalize(V term, V normalizer) const {
+    return term / normalizer;
   }
   // What backward sums over the row.
   template <class V>
@@ -330,7 +357,7 @@ struct Softmax {
   template <class V>
   FUSEDACT_MATH V backward(V grad, V y, V total) const {
     if constexpr (kLog) {
-      return grad - exp(y) * total;
+      return grad - exp_nonpositive(y) * total;  // y = log_softmax <= 0
     } else {
       return y * (grad - total);
     }

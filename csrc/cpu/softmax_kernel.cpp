@@ -38,6 +38,7 @@ struct RowIO {
   static constexpr int64_t kPartWidth = V::size();
 
   static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
+    if (count == kWidth) return L::load(p);
     Parts parts = L::load(p, count);
     if (count < kWidth) {
       for (int k = 0; k < L::kParts; ++k) {
@@ -85,32 +86,28 @@ C10_ALWAYS_INLINE void for_each_step(int64_t size, int64_t stride, int64_t width
   }
 }
 
-// A reducing pass of for_each_step: combine(acc, element(step, offset, count)) over the steps,
-// step s feeding the s % kChains-th of independent accumulators, which are merged in order at
-// the end. A step need not wait for the previous one's result (the latency of an add or a max
-// would bound the loop otherwise), and the grouping is fixed: deterministic.
+// A reducing pass of for_each_step: combine(acc, element(step, offset, count)) over the steps.
+// Whole steps feed four independent accumulators in turn (a step need not wait for the
+// previous one's result, whose latency would bound the loop otherwise), the partial vector at
+// the end of a contiguous row a fifth; they are merged in a fixed order: deterministic.
 template <class Parts, class Element, class Combine>
 C10_ALWAYS_INLINE Parts accumulate(int64_t size, int64_t stride, int64_t width, int64_t count, const Parts& init,
                                    Element element, Combine combine) {
-  constexpr int kChains = 4;
-  std::array<Parts, kChains> acc;
-  acc.fill(init);
-  const int64_t steps = stride == 1 ? (size + width - 1) / width : size;
-  auto feed = [&](int64_t s, Parts& a) C10_ALWAYS_INLINE_ATTRIBUTE {
-    const int64_t offset = stride == 1 ? s * width : s * stride;
-    const int64_t n = stride == 1 ? std::min<int64_t>(width, size - s * width) : count;
-    a = combine(a, element(s, offset, n));
-  };
+  const bool contiguous = stride == 1;
+  const int64_t whole = contiguous ? size / width : size;
+  const int64_t lanes = contiguous ? width : count;
+  const int64_t step_offset = contiguous ? width : stride;
+  Parts a0 = init, a1 = init, a2 = init, a3 = init, tail = init;
   int64_t s = 0;
-  for (; s + kChains <= steps; s += kChains) {
-    feed(s, acc[0]);
-    feed(s + 1, acc[1]);
-    feed(s + 2, acc[2]);
-    feed(s + 3, acc[3]);
+  for (; s + 4 <= whole; s += 4) {
+    a0 = combine(a0, element(s, s * step_offset, lanes));
+    a1 = combine(a1, element(s + 1, (s + 1) * step_offset, lanes));
+    a2 = combine(a2, element(s + 2, (s + 2) * step_offset, lanes));
+    a3 = combine(a3, element(s + 3, (s + 3) * step_offset, lanes));
   }
-  for (; s < steps; ++s) feed(s, acc[s % kChains]);
-  for (int c = 1; c < kChains; ++c) acc[0] = combine(acc[0], acc[c]);
-  return acc[0];
+  for (; s < whole; ++s) tail = combine(tail, element(s, s * step_offset, lanes));
+  if (contiguous && whole * width < size) tail = combine(tail, element(whole, whole * width, size - whole * width));
+  return combine(combine(combine(a0, a1), combine(a2, a3)), tail);
 }
 
 template <class scalar_t, class Math>

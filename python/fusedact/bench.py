@@ -218,12 +218,14 @@ class Timer:
             torch.cuda.synchronize()
 
     def compare(self, fns, input_sets, repeats):
-        """Median seconds per call of each fn, measured interleaved."""
+        """Median seconds per call of each fn, measured interleaved, in turn forward and reverse
+        order (so that none always runs right after the same other one)."""
         calls = [self.calls_for(fn, input_sets) for fn in fns]
         samples = [[] for _ in fns]
-        for _ in range(repeats):
-            for fn, n, out in zip(fns, calls, samples, strict=True):
-                out.append(self.run(fn, input_sets, n) / n)
+        for repeat in range(repeats):
+            order = range(len(fns)) if repeat % 2 == 0 else reversed(range(len(fns)))
+            for i in order:
+                samples[i].append(self.run(fns[i], input_sets, calls[i]) / calls[i])
         return [statistics.median(s) for s in samples]
 
 

@@ -218,7 +218,7 @@ struct Gelu {
       return grad * (left_derivative + left * right_derivative * inner_derivative);
     }
     V cdf = V(0.5) * (V(1) + erf(x * V(kSqrt1_2)));
-    V pdf = V(kInvSqrt2Pi) * exp(V(-0.5) * (x * x));
+    V pdf = V(kInvSqrt2Pi) * exp_nonpositive(V(-0.5) * (x * x));
     return grad * (cdf + x * pdf);
   }
 };

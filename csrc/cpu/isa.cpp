@@ -13,6 +13,8 @@ namespace {
 bool cpu_supports(Isa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   switch (isa) {
+    case Isa::AVX512_BF16:
+      return cpu_supports(Isa::AVX512) && __builtin_cpu_supports("avx512bf16");
     case Isa::AVX512:
       // The flags at::vec's AVX-512 code is compiled with.
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -31,6 +33,12 @@ bool cpu_supports(Isa isa) {
 
 bool compiled(Isa isa) {
   switch (isa) {
+    case Isa::AVX512_BF16:
+#ifdef FUSEDACT_HAVE_AVX512_BF16
+      return true;
+#else
+      return false;
+#endif
     case Isa::AVX512:
 #ifdef FUSEDACT_HAVE_AVX512
       return true;
@@ -52,14 +60,14 @@ bool compiled(Isa isa) {
 Isa parse(const std::string& name) {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (Isa isa : {Isa::DEFAULT, Isa::AVX2, Isa::AVX512}) {
+  for (Isa isa : kIsas) {
     if (lower == isa_name(isa)) {
       TORCH_CHECK(compiled(isa), "fusedact: CPU instruction set '", name, "' is not compiled into this build");
       TORCH_CHECK(cpu_supports(isa), "fusedact: this CPU does not support the '", name, "' instruction set");
       return isa;
     }
   }
-  TORCH_CHECK(false, "fusedact: unknown CPU instruction set '", name, "' (expected default, avx2 or avx512)");
+  TORCH_CHECK(false, "fusedact: unknown CPU instruction set '", name, "' (expected default, avx2, avx512 or avx512_bf16)");
 }
 
 Isa initial_isa() {
@@ -78,6 +86,8 @@ std::atomic<Isa>& current() {
 
 std::string isa_name(Isa isa) {
   switch (isa) {
+    case Isa::AVX512_BF16:
+      return "avx512_bf16";
     case Isa::AVX512:
       return "avx512";
     case Isa::AVX2:
@@ -90,7 +100,7 @@ std::string isa_name(Isa isa) {
 
 std::vector<Isa> available_isas() {
   std::vector<Isa> isas;
-  for (Isa isa : {Isa::DEFAULT, Isa::AVX2, Isa::AVX512}) {
+  for (Isa isa : kIsas) {
     if (compiled(isa) && cpu_supports(isa)) isas.push_back(isa);
   }
   return isas;

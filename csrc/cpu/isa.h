@@ -1,6 +1,7 @@
 // Which instruction set the CPU kernels run with: chosen once at load time (the widest
 // one that both this build and this CPU support), overridable with FUSEDACT_CPU_ISA
-// (default | avx2 | avx512) or set_cpu_isa().
+// (default | avx2 | avx512 | avx512_bf16) or set_cpu_isa(). avx512_bf16 is avx512 that also
+// rounds float to bfloat16 with the CPU's own instruction.
 #pragma once
 
 #include <string>
@@ -9,8 +10,9 @@
 namespace fusedact::cpu {
 
 // Named as the CPU_CAPABILITY macro of the per-ISA kernel files names them.
-enum class Isa { DEFAULT, AVX2, AVX512 };
-constexpr int kNumIsas = 3;
+enum class Isa { DEFAULT, AVX2, AVX512, AVX512_BF16 };
+constexpr int kNumIsas = 4;
+constexpr Isa kIsas[] = {Isa::DEFAULT, Isa::AVX2, Isa::AVX512, Isa::AVX512_BF16};  // narrowest first
 
 Isa active_isa();
 std::string isa_name(Isa isa);

@@ -29,14 +29,16 @@ def build_info() -> dict:
 
     Keys: ``version``; ``torch`` (the torch version it was built against); ``cuda`` (True
     when the CUDA kernels were compiled in), ``cuda_version`` and ``cuda_archs``; ``cpu_isa``
-    (the instruction set the CPU kernels use now: ``avx512``, ``avx2`` or ``default``) and
+    (the instruction set the CPU kernels use now: ``avx512_bf16``, ``avx512``, ``avx2`` or
+    ``default``) and
     ``cpu_isas`` (those this build and this CPU support).
     """
     return {"version": __version__, **_C.build_info()}
 
 
 def set_cpu_isa(name: str) -> None:
-    """Makes the CPU kernels use one instruction set (``default``, ``avx2``, ``avx512``), as
+    """Makes the CPU kernels use one instruction set (``default``, ``avx2``, ``avx512``,
+    ``avx512_bf16``), as
     the environment variable ``FUSEDACT_CPU_ISA`` does when fusedact is loaded."""
     _C.set_cpu_isa(name)
 

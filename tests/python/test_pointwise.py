@@ -1,10 +1,12 @@
 """The pointwise operators against torch.nn.functional, driven by reference.POINTWISE:
 values and gradients on random and extreme inputs for every dtype, on every CPU instruction
-set and on CUDA; layouts; in-place forms; determinism; gradcheck and gradgradcheck; errors."""
+set and on CUDA; layouts; in-place forms; determinism, and the same bits from every SIMD
+instruction set; gradcheck and gradgradcheck; errors."""
 
 import pytest
 import torch
 
+import fusedact
 import fusedact.functional
 from reference import (
     FLOAT_DTYPES,
@@ -86,6 +88,33 @@ def test_deterministic_across_runs_and_threads(case):
         torch.set_num_threads(threads)
     for y, g in outputs[1:]:
         assert torch.equal(y, outputs[0][0]) and torch.equal(g, outputs[0][1])
+
+
+# The instruction sets with fused multiply-add run the same formulas lane for lane; the portable
+# one rounds a*b+c twice and calls the scalar libm, so it only matches torch within tolerance.
+FMA_ISAS = [isa for isa in fusedact.build_info()["cpu_isas"] if isa != "default"]
+
+
+@each_case
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.skipif(len(FMA_ISAS) < 2, reason="fewer than two SIMD instruction sets on this CPU")
+def test_identical_across_simd_instruction_sets(case, dtype):
+    x = torch.cat([random_input((4099,), dtype, "cpu"), extreme_input(dtype, "cpu").flatten()])
+    grad = random_input(x.shape, dtype, "cpu", seed=1)
+    before = fusedact.build_info()["cpu_isa"]
+    results = {}
+    try:
+        for isa in FMA_ISAS:
+            fusedact.set_cpu_isa(isa)
+            leaf = x.clone().requires_grad_()
+            y = case.fused(leaf)
+            results[isa] = (y.detach(), *torch.autograd.grad(y, leaf, grad))
+    finally:
+        fusedact.set_cpu_isa(before)
+    first = results[FMA_ISAS[0]]
+    for isa in FMA_ISAS[1:]:
+        for actual, expected in zip(results[isa], first, strict=True):
+            torch.testing.assert_close(actual, expected, rtol=0, atol=0, equal_nan=True, msg=f"{isa} vs {FMA_ISAS[0]}")
 
 
 @each_case

@@ -108,7 +108,7 @@ struct BuildInfo {
 };
 BuildInfo build_info();
 
-/// Makes the CPU kernels use one instruction set ("default", "avx2" or "avx512"),
+/// Makes the CPU kernels use one instruction set ("default", "avx2", "avx512" or "avx512_bf16"),
 /// as the environment variable FUSEDACT_CPU_ISA does at load time.
 void set_cpu_isa(const std::string& name);
 

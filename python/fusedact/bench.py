@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+import fusedact
+
 from . import functional as FF
 
 DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 22, 1 << 24)
@@ -472,6 +474,7 @@ def run(
         "device": torch.cuda.get_device_name() if device == "cuda" else _cpu_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "cpu_isa": fusedact.build_info()["cpu_isa"],
         "copy_bandwidth_gbps": copy_gbps,
         "cpu_memory_reused": reused,
         "results": [r.as_dict() for r in results],

@@ -1,0 +1,49 @@
+"""python -m fusedact bench: the command runs, and its table and JSON hold every case asked for
+with consistent figures. (Speed itself is reported by the command, never asserted.)"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+ARGS = ["--device", "cpu", "--sizes", "64K,1M", "--repeats", "1", "--min-time", "0.001"]
+
+
+def bench(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "fusedact", "bench", *ARGS, *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_bench_table_and_json(tmp_path):
+    out = tmp_path / "bench.json"
+    run = bench("--ops", "relu,prelu,softmax", "--dtypes", "float32,bfloat16", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(out.read_text())
+    assert {"device", "torch", "threads", "cpu_isa", "results"} <= doc.keys()
+    cases = [(r["op"], r["dtype"], r["numel"], r["pass"]) for r in doc["results"]]
+    expected = {
+        (op, dtype, numel, pass_)
+        for op in ("relu", "prelu", "softmax")
+        for dtype in ("float32", "bfloat16")
+        for numel in (1 << 16, 1 << 20)
+        for pass_ in ("forward", "backward")
+    }
+    assert sorted(cases) == sorted(expected)
+    for r in doc["results"]:
+        assert {"op", "dtype", "numel", "pass", "fusedact_ms", "torch_ms", "speedup", "gbps"} <= r.keys()
+        assert r["fusedact_ms"] > 0 and r["torch_ms"] > 0 and r["gbps"] > 0
+        assert r["speedup"] == pytest.approx(r["torch_ms"] / r["fusedact_ms"])
+    header = next(line for line in run.stdout.splitlines() if line.startswith("op "))
+    assert all(column in header for column in ("fusedact ms", "torch ms", "speedup", "GB/s"))
+    # The summary covers the sizes of at least 1M elements: two pointwise ops and one row op, two dtypes.
+    summary = {line.split(":")[0]: line for line in run.stdout.splitlines() if "median speedup" in line}
+    assert summary.keys() == {"pointwise forward", "pointwise backward", "row forward", "row backward"}
+    assert summary["pointwise forward"].endswith(", 4 cases") and summary["row backward"].endswith(", 2 cases")
+
+
+def test_bench_unknown_op_is_a_clear_error():
+    run = bench("--ops", "relu,nosuchop")
+    assert run.returncode != 0
+    assert "unknown ops ['nosuchop']" in run.stderr

@@ -83,7 +83,9 @@ struct TensorValue {
   FUSEDACT_TENSOR_UNARY(expm1)
   FUSEDACT_TENSOR_UNARY(log)
   friend TensorValue exp_nonpositive(const TensorValue& a) { return exp(a); }
-  FUSEDACT_TENSOR_UNARY(log1p)
+  friend TensorValue log1p_unit(const TensorValue& a) {
+    return a.tensor ? TensorValue(at::log1p(*a.tensor)) : TensorValue(std::log1p(a.constant));
+  }
   FUSEDACT_TENSOR_UNARY(tanh)
   FUSEDACT_TENSOR_UNARY(erf)
 #undef FUSEDACT_TENSOR_UNARY

@@ -337,9 +337,11 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
 def warm_up(device: str, dtypes: Sequence[torch.dtype]):
     """Runs every op of both libraries, forward and backward, once on a small input, whatever
     the ops asked for. Some of torch's CPU kernels are far slower until others have run once
-    in the process: on an AMD EPYC with AVX-512 its Sleef expm1 and log1p (elu, selu,
-    softplus) take ten times as long until torch's float mish has run. Timing them from a
-    fresh process would flatter fusedact."""
+    in the process: Sleef's AVX-512 expm1 and log1p (torch's elu, selu, softplus) load a
+    constant with a masked broadcast, which on AMD Zen CPUs takes a microcode assist every
+    time while the page holding the constant is not mapped into the process, and only an
+    ordinary read maps it (torch's mish does). Timing them from a fresh process would flatter
+    fusedact."""
     for op in OPS:
         if op.block:
             continue

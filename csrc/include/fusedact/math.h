@@ -11,7 +11,7 @@
 //   - differentiable ATen tensor ops for double backward (csrc/autograd/tensor_value.h).
 // A formula may only use what every value type provides: + - * /, unary -, the
 // comparisons (giving a mask), select(mask, a, b), V(constant) and the functions
-// declared below (exp, exp_nonpositive, expm1, log, log1p, tanh, erf). No data-dependent
+// declared below (exp, exp_nonpositive, expm1, log, log1p_unit, tanh, erf). No data-dependent
 // `if`.
 //
 // Formulas follow the operation order of ATen's kernels, so that overflow, NaN and
@@ -36,8 +36,6 @@ FUSEDACT_MATH float expm1(float x) { return ::expm1f(x); }
 FUSEDACT_MATH double expm1(double x) { return ::expm1(x); }
 FUSEDACT_MATH float log(float x) { return ::logf(x); }
 FUSEDACT_MATH double log(double x) { return ::log(x); }
-FUSEDACT_MATH float log1p(float x) { return ::log1pf(x); }
-FUSEDACT_MATH double log1p(double x) { return ::log1p(x); }
 FUSEDACT_MATH float tanh(float x) { return ::tanhf(x); }
 FUSEDACT_MATH double tanh(double x) { return ::tanh(x); }
 FUSEDACT_MATH float erf(float x) { return ::erff(x); }
@@ -46,6 +44,10 @@ FUSEDACT_MATH double erf(double x) { return ::erf(x); }
 // e^x for x <= 0 or NaN: a value type may implement it faster than exp (the CPU vectors do).
 FUSEDACT_MATH float exp_nonpositive(float x) { return ::expf(x); }
 FUSEDACT_MATH double exp_nonpositive(double x) { return ::exp(x); }
+
+// log(1 + x) for 0 <= x <= 1 or NaN: likewise, a value type may implement it faster than log1p.
+FUSEDACT_MATH float log1p_unit(float x) { return ::log1pf(x); }
+FUSEDACT_MATH double log1p_unit(double x) { return ::log1p(x); }
 
 // Lane-wise choice: a where mask holds, else b. Both sides are evaluated.
 template <class T>
@@ -137,6 +139,15 @@ struct Elu {
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
+// log(1 + e^x) as max(x, 0) + log(1 + e^-|x|): it never overflows, and the exp's argument is
+// never positive nor the log1p's outside [0, 1], which lets a value type use faster forms of
+// both. NaN passes through, -inf gives 0.
+template <class V>
+FUSEDACT_MATH V log1p_exp(V x) {
+  const V positive = select(x > V(0), x, V(0));
+  return positive + log1p_unit(exp_nonpositive(select(x > V(0), -x, x)));
+}
+
 // softplus(x) = log(1 + e^(beta x)) / beta, and x itself where beta x > threshold.
 struct Softplus {
   static constexpr Saves kSaves = Saves::Input;
@@ -146,7 +157,7 @@ struct Softplus {
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
     V scaled = x * V(beta);
-    return select(scaled > V(threshold), x, log1p(exp(scaled)) / V(beta));
+    return select(scaled > V(threshold), x, log1p_exp(scaled) / V(beta));
   }
   template <class V>
   FUSEDACT_MATH V backward(V grad, V x) const {
@@ -173,18 +184,18 @@ struct Silu {
 
 constexpr double kQuickGeluBeta = 1.702;  // CLIP's sigmoid approximation of gelu
 
-// mish(x) = x * tanh(softplus(x)). e^x overflowing to inf gives tanh(inf) = 1.
+// mish(x) = x * tanh(softplus(x)), softplus as log1p_exp.
 struct Mish {
   static constexpr Saves kSaves = Saves::Input;
 
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
-    return x * tanh(log1p(exp(x)));
+    return x * tanh(log1p_exp(x));
   }
   template <class V>
   FUSEDACT_MATH V backward(V grad, V x) const {
     V sigmoid = V(1) / (V(1) + exp(-x));
-    V tanh_softplus = tanh(log1p(exp(x)));
+    V tanh_softplus = tanh(log1p_exp(x));
     return grad * (tanh_softplus + x * sigmoid * (V(1) - tanh_softplus * tanh_softplus));
   }
 };

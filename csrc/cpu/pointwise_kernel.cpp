@@ -71,8 +71,11 @@ C10_ALWAYS_INLINE void step(const Fn& fn, const Load& load, const Store& store, 
 
 // One row: data[0, kOutputs) are the outputs, the inputs follow.
 template <class scalar_t, class Fn>
-void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn) {
+void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn_ref) {
   using L = Lanes<scalar_t>;
+  // A local copy: the math's parameters stay loop invariants across calls into Sleef, which
+  // for all the compiler knows could change the caller's functor.
+  const Fn fn = fn_ref;
   constexpr int kOutputs = kOutputsOf<Fn>;
   constexpr int kArgs = kOutputs + Fn::kInputs;
   constexpr auto inputs = std::make_index_sequence<Fn::kInputs>{};

@@ -77,10 +77,14 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // One pass over a row of `size` elements `stride` apart (stride 1: one row in lanes; stride
 // inner > 1: `count` neighbouring rows, one per lane), calling body(step, offset, count).
+// Whole vectors of a contiguous row pass `width` itself, so that the inlined body's loads and
+// stores need no test of count.
 template <class Body>
 C10_ALWAYS_INLINE void for_each_step(int64_t size, int64_t stride, int64_t width, int64_t count, Body body) {
   if (stride == 1) {
-    for (int64_t k = 0; k < size; k += width) body(k / width, k, std::min<int64_t>(width, size - k));
+    const int64_t whole = size / width;
+    for (int64_t s = 0; s < whole; ++s) body(s, s * width, width);
+    if (whole * width < size) body(whole, whole * width, size - whole * width);
   } else {
     for (int64_t k = 0; k < size; ++k) body(k, k * stride, count);
   }
@@ -93,20 +97,25 @@ C10_ALWAYS_INLINE void for_each_step(int64_t size, int64_t stride, int64_t width
 template <class Parts, class Element, class Combine>
 C10_ALWAYS_INLINE Parts accumulate(int64_t size, int64_t stride, int64_t width, int64_t count, const Parts& init,
                                    Element element, Combine combine) {
-  const bool contiguous = stride == 1;
-  const int64_t whole = contiguous ? size / width : size;
-  const int64_t lanes = contiguous ? width : count;
-  const int64_t step_offset = contiguous ? width : stride;
   Parts a0 = init, a1 = init, a2 = init, a3 = init, tail = init;
-  int64_t s = 0;
-  for (; s + 4 <= whole; s += 4) {
-    a0 = combine(a0, element(s, s * step_offset, lanes));
-    a1 = combine(a1, element(s + 1, (s + 1) * step_offset, lanes));
-    a2 = combine(a2, element(s + 2, (s + 2) * step_offset, lanes));
-    a3 = combine(a3, element(s + 3, (s + 3) * step_offset, lanes));
+  // `steps` steps of `lanes` elements, step_offset apart.
+  const auto steps = [&](int64_t whole, int64_t step_offset, int64_t lanes) C10_ALWAYS_INLINE_ATTRIBUTE {
+    int64_t s = 0;
+    for (; s + 4 <= whole; s += 4) {
+      a0 = combine(a0, element(s, s * step_offset, lanes));
+      a1 = combine(a1, element(s + 1, (s + 1) * step_offset, lanes));
+      a2 = combine(a2, element(s + 2, (s + 2) * step_offset, lanes));
+      a3 = combine(a3, element(s + 3, (s + 3) * step_offset, lanes));
+    }
+    for (; s < whole; ++s) tail = combine(tail, element(s, s * step_offset, lanes));
+  };
+  if (stride == 1) {
+    const int64_t whole = size / width;
+    steps(whole, width, width);
+    if (whole * width < size) tail = combine(tail, element(whole, whole * width, size - whole * width));
+  } else {
+    steps(size, stride, count);
   }
-  for (; s < whole; ++s) tail = combine(tail, element(s, s * step_offset, lanes));
-  if (contiguous && whole * width < size) tail = combine(tail, element(whole, whole * width, size - whole * width));
   return combine(combine(combine(a0, a1), combine(a2, a3)), tail);
 }
 

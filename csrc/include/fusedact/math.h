@@ -15,7 +15,8 @@
 // `if`.
 //
 // Formulas follow the operation order of ATen's kernels, so that overflow, NaN and
-// signed zeros come out where torch's do.
+// signed zeros come out where torch's do, unless a stable form gives the same special values
+// for less work (log1p_exp, which softplus and mish use).
 #pragma once
 
 #include <c10/macros/Macros.h>

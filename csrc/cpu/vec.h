@@ -118,47 +118,32 @@ struct Vec {
 
   friend Vec select(const Mask<T>& mask, const Vec& a, const Vec& b) { return Native::blendv(b.v, a.v, mask.bits); }
 
+  // ours(a) for float lanes, where fusedact has its own form; ATen's theirs(a) for double.
+  template <class Ours, class Theirs>
+  static C10_ALWAYS_INLINE Vec float_form(const Vec& a, Ours ours, Theirs theirs) {
+    if constexpr (std::is_same_v<T, float>) {
+      return ours(a.v);
+    } else {
+      return theirs(a.v);
+    }
+  }
+
   friend Vec exp(const Vec& a) { return a.v.exp(); }
   // ATen's exp_u20 for float, with NaN passed through (it would clamp NaN to a finite input):
   // under 5 ulp for -86.5 <= x <= 0, against Sleef's 1 ulp, at three quarters of the cost.
   // Below -86.5, where e^x nears the smallest normal float, it is off by up to 1.2e-38, and it
   // gives 0 for the subnormal results below -87.3.
   friend Vec exp_nonpositive(const Vec& a) {
-    if constexpr (std::is_same_v<T, float>) {
-      return Native::blendv(a.v.exp_u20(), a.v, a.v.isnan());
-    } else {
-      return a.v.exp();
-    }
+    return float_form(
+        a, [](const auto& v) { return Native::blendv(v.exp_u20(), v, v.isnan()); }, [](const auto& v) { return v.exp(); });
   }
-  friend Vec expm1(const Vec& a) {
-    if constexpr (std::is_same_v<T, float>) {
-      return expm1_from_exp(a.v);
-    } else {
-      return a.v.expm1();
-    }
-  }
+  friend Vec expm1(const Vec& a) { return float_form(a, expm1_from_exp, [](const auto& v) { return v.expm1(); }); }
   friend Vec log(const Vec& a) { return a.v.log(); }
   friend Vec log1p_unit(const Vec& a) {
-    if constexpr (std::is_same_v<T, float>) {
-      return log1p_unit_series(a.v);
-    } else {
-      return a.v.log1p();
-    }
+    return float_form(a, log1p_unit_series, [](const auto& v) { return v.log1p(); });
   }
-  friend Vec tanh(const Vec& a) {
-    if constexpr (std::is_same_v<T, float>) {
-      return tanh_from_exp(a.v);
-    } else {
-      return a.v.tanh();
-    }
-  }
-  friend Vec erf(const Vec& a) {
-    if constexpr (std::is_same_v<T, float>) {
-      return fast_erf(a.v);
-    } else {
-      return a.v.erf();
-    }
-  }
+  friend Vec tanh(const Vec& a) { return float_form(a, tanh_from_exp, [](const auto& v) { return v.tanh(); }); }
+  friend Vec erf(const Vec& a) { return float_form(a, fast_erf, [](const auto& v) { return v.erf(); }); }
 };
 
 // How a tensor's scalar_t is loaded into opmath vectors and stored back: float and double

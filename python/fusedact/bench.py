@@ -1,14 +1,17 @@
 """python -m fusedact bench: every operator, forward and backward, fusedact against torch in the
 same process.
 
-Each measurement interleaves fusedact and torch (same inputs, same thread count), repeats, and
-quotes the median. Backward is timed through autograd for both (grad of the output with respect
-to the inputs, graph retained), so both pay the same autograd overhead. GB/s counts the bytes an
-op must move at the least: every input read once and every output written once. On CUDA the
-time comes from CUDA events after warm-up, cycling through enough input sets to defeat the L2
-cache, and is also quoted as a fraction of the device's measured copy bandwidth. The GLU ops
-and swiglu_ffn are also timed against torch.compile of the torch composition; swiglu_ffn runs
-at one LLaMA-like shape and reports the bytes it keeps for backward.
+Each measurement interleaves fusedact and torch (same inputs, same thread count) and repeats.
+Times are the median over the repeats; a speedup is the median over the repeats of the ratio
+of the two times measured side by side, so that a slow spell of the machine (another tenant,
+a frequency change) weighs on both sides of a ratio rather than on one library's median.
+Backward is timed through autograd for both (grad of the output with respect to the inputs,
+graph retained), so both pay the same autograd overhead. GB/s counts the bytes an op must move
+at the least: every input read once and every output written once. On CUDA the time comes
+from CUDA events after warm-up, cycling through enough input sets to defeat the L2 cache, and
+is also quoted as a fraction of the device's measured copy bandwidth. The GLU ops and
+swiglu_ffn are also timed against torch.compile of the torch composition; swiglu_ffn runs at
+one LLaMA-like shape and reports the bytes it keeps for backward.
 """
 
 from __future__ import annotations
@@ -132,13 +135,11 @@ class Result:
     fusedact_ms: float
     torch_ms: float
     gbps: float | None  # None for blocks, whose time is in their GEMMs
+    speedup: float  # torch's time over fusedact's, paired per repeat
     compile_ms: float | None = None
+    compile_speedup: float | None = None  # torch.compile's time over fusedact's, paired per repeat
     copy_fraction: float | None = None  # of the device's measured copy bandwidth (CUDA)
     extra: dict = field(default_factory=dict)
-
-    @property
-    def speedup(self):
-        return self.torch_ms / self.fusedact_ms
 
     def as_dict(self):
         d = {
@@ -153,6 +154,7 @@ class Result:
         }
         if self.compile_ms is not None:
             d["compile_ms"] = self.compile_ms
+            d["compile_speedup"] = self.compile_speedup
         if self.copy_fraction is not None:
             d["copy_bandwidth_fraction"] = self.copy_fraction
         return {**d, **self.extra}
@@ -182,8 +184,24 @@ def saved_tensor_bytes(fn: Callable, *args, exclude: Sequence[torch.Tensor] = ()
 # ---- timing -------------------------------------------------------------------------------
 
 
+@dataclass
+class Timing:
+    """Seconds per call of each of several functions, one sample per repeat, the samples of one
+    repeat measured back to back."""
+
+    samples: list[list[float]]  # [function][repeat]
+
+    def median(self, i: int) -> float:
+        return statistics.median(self.samples[i])
+
+    def ratio(self, i: int, j: int) -> float:
+        """How many times slower function i was than function j: the median over the repeats of
+        their ratio within a repeat."""
+        return statistics.median(a / b for a, b in zip(self.samples[i], self.samples[j], strict=True))
+
+
 class Timer:
-    """Seconds per call of fn(inputs) on one device, median over `repeats` measurements."""
+    """Seconds per call of fn(inputs) on one device, interleaved with others and repeated."""
 
     def __init__(self, device: str, min_seconds: float = 0.02):
         self.device = device
@@ -219,23 +237,23 @@ class Timer:
         if self.device == "cuda":
             torch.cuda.synchronize()
 
-    def compare(self, fns, input_sets, repeats):
-        """Median seconds per call of each fn, measured interleaved, in turn forward and reverse
-        order (so that none always runs right after the same other one)."""
+    def compare(self, fns, input_sets, repeats) -> Timing:
+        """Seconds per call of each fn, measured interleaved, in turn forward and reverse order
+        (so that none always runs right after the same other one)."""
         calls = [self.calls_for(fn, input_sets) for fn in fns]
         samples = [[] for _ in fns]
         for repeat in range(repeats):
             order = range(len(fns)) if repeat % 2 == 0 else reversed(range(len(fns)))
             for i in order:
                 samples[i].append(self.run(fns[i], input_sets, calls[i]) / calls[i])
-        return [statistics.median(s) for s in samples]
+        return Timing(samples)
 
 
 def copy_bandwidth(device: str) -> float:
     """The device's copy bandwidth in GB/s (bytes read plus bytes written), measured."""
     src = torch.empty(1 << 28, dtype=torch.uint8, device=device).random_()
     dst = torch.empty_like(src)
-    seconds = Timer(device).compare([lambda _: dst.copy_(src)], [None], repeats=5)[0]
+    seconds = Timer(device).compare([lambda _: dst.copy_(src)], [None], repeats=5).median(0)
     return 2 * src.numel() / seconds / 1e9
 
 
@@ -312,7 +330,8 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
         fns.append(torch.compile(op.torch, dynamic=False))
     results = []
     for pass_ in op.passes:
-        seconds = timer.compare([PASSES[pass_](op, fn) for fn in fns], input_sets, repeats)
+        timing = timer.compare([PASSES[pass_](op, fn) for fn in fns], input_sets, repeats)
+        seconds = [timing.median(i) for i in range(len(fns))]
         gbps = None if op.block else _bytes(op, input_sets[0], pass_) / seconds[0] / 1e9
         results.append(
             Result(
@@ -323,7 +342,9 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
                 seconds[0] * 1e3,
                 seconds[1] * 1e3,
                 gbps,
+                speedup=timing.ratio(1, 0),
                 compile_ms=seconds[2] * 1e3 if op.compile_baseline else None,
+                compile_speedup=timing.ratio(2, 0) if op.compile_baseline else None,
                 copy_fraction=gbps / copy_gbps if copy_gbps and gbps else None,
             )
         )
@@ -401,7 +422,7 @@ def format_table(results: list[Result]) -> str:
             "-" if r.gbps is None else f"{r.gbps:.1f}",
         ]
         if compiled:
-            row += [f"{r.compile_ms:.3f}", f"{r.compile_ms / r.fusedact_ms:.2f}x"] if r.compile_ms else ["", ""]
+            row += [f"{r.compile_ms:.3f}", f"{r.compile_speedup:.2f}x"] if r.compile_ms else ["", ""]
         if cuda:
             row += [f"{100 * r.copy_fraction:.0f}%" if r.copy_fraction else "-"]
         rows.append(row)

@@ -34,13 +34,27 @@ def test_bench_table_and_json(tmp_path):
     for r in doc["results"]:
         assert {"op", "dtype", "numel", "pass", "fusedact_ms", "torch_ms", "speedup", "gbps"} <= r.keys()
         assert r["fusedact_ms"] > 0 and r["torch_ms"] > 0 and r["gbps"] > 0
-        assert r["speedup"] == pytest.approx(r["torch_ms"] / r["fusedact_ms"])
+        assert r["speedup"] == pytest.approx(r["torch_ms"] / r["fusedact_ms"])  # one repeat: one ratio
     header = next(line for line in run.stdout.splitlines() if line.startswith("op "))
     assert all(column in header for column in ("fusedact ms", "torch ms", "speedup", "GB/s"))
     # The summary covers the sizes of at least 1M elements: two pointwise ops and one row op, two dtypes.
     summary = {line.split(":")[0]: line for line in run.stdout.splitlines() if "median speedup" in line}
     assert summary.keys() == {"pointwise forward", "pointwise backward", "row forward", "row backward"}
     assert summary["pointwise forward"].endswith(", 4 cases") and summary["row backward"].endswith(", 2 cases")
+
+
+def test_speedup_pairs_the_samples_of_one_repeat():
+    from fusedact.bench import Timing
+
+    # The machine was twice as slow during the second and third repeats, for both libraries.
+    timing = Timing([[1.0, 2.0, 2.0, 1.0, 1.0], [1.2, 2.4, 2.4, 1.2, 1.2]])
+    assert timing.median(0) == 1.0 and timing.median(1) == 1.2
+    assert timing.ratio(1, 0) == pytest.approx(1.2)
+    # A slow spell that began in the third repeat between the two measurements: the medians
+    # compare a fast torch with a slow fusedact (1.2 / 3.0); the pairs compare like with like.
+    timing = Timing([[1.0, 1.0, 3.0, 3.0, 3.0], [1.2, 1.2, 1.2, 3.6, 3.6]])
+    assert timing.median(1) / timing.median(0) == pytest.approx(0.4)
+    assert timing.ratio(1, 0) == pytest.approx(1.2)
 
 
 def test_bench_unknown_op_is_a_clear_error():

@@ -94,6 +94,7 @@ BuildInfo build_info() {
 #endif
   info.cpu_isa = cpu::isa_name(cpu::active_isa());
   for (auto isa : cpu::available_isas()) info.cpu_isas.push_back(cpu::isa_name(isa));
+  info.cpu_cache_bytes = cpu::last_level_cache_bytes();
   return info;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 
 namespace fusedact::cpu {
 namespace {
@@ -109,5 +110,33 @@ std::vector<Isa> available_isas() {
 Isa active_isa() { return current().load(std::memory_order_relaxed); }
 
 void set_cpu_isa(const std::string& name) { current().store(parse(name)); }
+
+int64_t last_level_cache_bytes() {
+  static const int64_t bytes = [] {
+    if (const char* env = std::getenv("FUSEDACT_CPU_CACHE_BYTES"); env != nullptr && *env != '\0') {
+      char* end = nullptr;
+      const long long value = std::strtoll(env, &end, 10);
+      TORCH_CHECK(*end == '\0' && value >= 0, "fusedact: FUSEDACT_CPU_CACHE_BYTES must be a number of bytes, got '",
+                  env, "'");
+      return static_cast<int64_t>(value);
+    }
+    int best_level = 0;
+    int64_t best_bytes = int64_t{32} << 20;
+    for (int index = 0;; ++index) {
+      const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+      std::ifstream level_file(dir + "level"), size_file(dir + "size");
+      int level = 0;
+      int64_t kib = 0;
+      char unit = 0;
+      if (!(level_file >> level) || !(size_file >> kib >> unit)) break;
+      if (level > best_level && unit == 'K' && kib > 0) {
+        best_level = level;
+        best_bytes = kib << 10;
+      }
+    }
+    return best_bytes;
+  }();
+  return bytes;
+}
 
 }  // namespace fusedact::cpu

@@ -4,6 +4,7 @@
 // rounds float to bfloat16 with the CPU's own instruction.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,11 @@ std::vector<Isa> available_isas();
 
 // Selects an instruction set by name; throws for one that is unknown or unavailable.
 void set_cpu_isa(const std::string& name);
+
+// Bytes of the largest cache the first CPU shares with its neighbours (Linux sysfs: on AMD
+// EPYC one CCX's L3, where glibc's sysconf counts the whole socket's), 32 MiB where the
+// system does not say; FUSEDACT_CPU_CACHE_BYTES overrides it. Ops whose operands outgrow
+// it write their outputs with streaming stores (vec.h).
+int64_t last_level_cache_bytes();
 
 }  // namespace fusedact::cpu

@@ -69,10 +69,25 @@ C10_ALWAYS_INLINE void step(const Fn& fn, const Load& load, const Store& store, 
   for (int k = 0; k < kOutputs; ++k) store(k, out[k]);
 }
 
-// One row: data[0, kOutputs) are the outputs, the inputs follow.
+// How many elements precede the first whole vector every output can stream to (an address
+// aligned to the vector's size), or -1 when the outputs are not aligned alike.
+template <class L, class Ptrs>
+int64_t elements_before_stream(const Ptrs& outputs, int count) {
+  constexpr auto kBytes = static_cast<uintptr_t>(sizeof(typename L::Native));
+  const auto offset = reinterpret_cast<uintptr_t>(outputs[0]) % kBytes;
+  for (int k = 0; k < count; ++k) {
+    const auto address = reinterpret_cast<uintptr_t>(outputs[k]);
+    if (address % kBytes != offset || address % sizeof(outputs[k][0]) != 0) return -1;
+  }
+  return static_cast<int64_t>((kBytes - offset) % kBytes / sizeof(outputs[0][0]));
+}
+
+// One row: data[0, kOutputs) are the outputs, the inputs follow. With `stream`, contiguous
+// outputs are written with streaming stores where their vectors are aligned; the caller fences.
 template <class scalar_t, class Fn>
-void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn_ref) {
+void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn_ref, bool stream) {
   using L = Lanes<scalar_t>;
+  using Parts = typename L::Parts;
   // A local copy: the math's parameters stay loop invariants across calls into Sleef, which
   // for all the compiler knows could change the caller's functor.
   const Fn fn = fn_ref;
@@ -85,25 +100,40 @@ void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const F
     std::array<scalar_t*, kArgs> ptr;
     for (int k = 0; k < kArgs; ++k) ptr[k] = reinterpret_cast<scalar_t*>(data[k]);
     int64_t i = 0;
+    const int64_t head = stream ? elements_before_stream<L>(ptr, kOutputs) : -1;
+    const bool streaming = head >= 0;
+    if (head > 0) {  // up to the first aligned vector, as a row's tail is done
+      i = std::min(head, n);
+      step<scalar_t>(
+          fn, [&](size_t k) { return L::load(ptr[kOutputs + k], i); },
+          [&](int k, const Parts& parts) { L::store(ptr[k], parts, i); }, inputs);
+    }
+    const auto store = [&](scalar_t* p, const Parts& parts) {
+      if (streaming) {
+        L::stream(p, parts);
+      } else {
+        L::store(p, parts);
+      }
+    };
     // Two vectors per iteration: independent work to overlap the latency of the math.
     for (; i + 2 * L::kWidth <= n; i += 2 * L::kWidth) {
       step<scalar_t>(
           fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i); },
-          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i, parts); }, inputs);
+          [&](int k, const Parts& parts) { store(ptr[k] + i, parts); }, inputs);
       step<scalar_t>(
           fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i + L::kWidth); },
-          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i + L::kWidth, parts); }, inputs);
+          [&](int k, const Parts& parts) { store(ptr[k] + i + L::kWidth, parts); }, inputs);
     }
     for (; i + L::kWidth <= n; i += L::kWidth) {
       step<scalar_t>(
           fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i); },
-          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i, parts); }, inputs);
+          [&](int k, const Parts& parts) { store(ptr[k] + i, parts); }, inputs);
     }
     if (i < n) {
       const int64_t count = n - i;
       step<scalar_t>(
           fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i, count); },
-          [&](int k, const typename L::Parts& parts) { L::store(ptr[k] + i, parts, count); }, inputs);
+          [&](int k, const Parts& parts) { L::store(ptr[k] + i, parts, count); }, inputs);
     }
     return;
   }
@@ -116,16 +146,32 @@ void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const F
   }
 }
 
+// Whether to write iter's outputs with streaming stores (vec.h): not in place, where each
+// output line is in the cache already, having just been read.
+bool streams_outputs(const at::TensorIteratorBase& iter) {
+  int64_t bytes = 0;
+  for (int k = 0; k < iter.ntensors(); ++k) bytes += static_cast<int64_t>(iter.tensor_base(k).nbytes());
+  if (!outgrows_cache(bytes)) return false;
+  for (int out = 0; out < iter.noutputs(); ++out) {
+    for (int in = iter.noutputs(); in < iter.ntensors(); ++in) {
+      if (iter.data_ptr(out) == iter.data_ptr(in)) return false;
+    }
+  }
+  return true;
+}
+
 template <class Fn>
 void run_pointwise(at::TensorIteratorBase& iter, const Fn& fn) {
   constexpr int kArgs = kOutputsOf<Fn> + Fn::kInputs;
+  const bool stream = streams_outputs(iter);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(0), "fusedact_cpu_pointwise", [&] {
     iter.for_each([&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
       std::array<char*, kArgs> row;
       for (int64_t j = 0; j < n1; ++j) {
         for (int a = 0; a < kArgs; ++a) row[a] = data[a] + j * strides[kArgs + a];
-        pointwise_row<scalar_t>(row.data(), strides, n0, fn);
+        pointwise_row<scalar_t>(row.data(), strides, n0, fn, stream);
       }
+      if (stream) streaming_stores_done();
     });
   });
 }

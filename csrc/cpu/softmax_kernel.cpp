@@ -142,11 +142,26 @@ struct SoftmaxRows {
     }
   };
 
+  // Writes whole vectors of a contiguous row with streaming stores when `stream` and the row
+  // is aligned for them; the caller fences.
+  static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts, int64_t n, bool streaming) {
+    if (streaming && n == IO::kWidth) {
+      IO::L::stream(p, parts);
+    } else {
+      IO::L::store(p, parts, n);
+    }
+  }
+  static bool streams(const scalar_t* row, int64_t stride, bool stream) {
+    return stream && stride == 1 && aligned_for_streaming<typename IO::L::Native>(row);
+  }
+
   // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side.
   // softmax keeps its terms e^(x - max) in `terms` (size * IO::kWidth opmath values at most)
   // between the pass that sums them and the one that divides them: one exp per element.
-  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count, opmath_t* terms) {
+  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count, opmath_t* terms,
+                      bool stream) {
     const bool lanes_are_rows = stride != 1;
+    const bool streaming = streams(y, stride, stream);
     Parts max = accumulate(
         size, stride, IO::kWidth, count, IO::splat(kNegInf),
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); }, Maximum{});
@@ -176,12 +191,13 @@ struct SoftmaxRows {
           out[k] = Math{}.normalize(term, normalizer[k]);
         }
       }
-      IO::L::store(y + offset, out, n);
+      store(y + offset, out, n, streaming);
     });
   }
 
   static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t stride,
-                       int64_t count) {
+                       int64_t count, bool stream) {
+    const bool streaming = streams(grad_input, stride, stream);
     Parts total = accumulate(
         size, stride, IO::kWidth, count, IO::splat(0),
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
@@ -196,7 +212,7 @@ struct SoftmaxRows {
       const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
       Parts out;
       for (int k = 0; k < kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total[k]);
-      IO::L::store(grad_input + offset, out, n);
+      store(grad_input + offset, out, n, streaming);
     });
   }
 };
@@ -204,9 +220,10 @@ struct SoftmaxRows {
 // Runs rows(first_row_offset, count, scratch) over every row of the layout: one task per row
 // along the last dim, per group of up to `width` neighbouring rows otherwise. scratch holds a
 // group's elements as opmath values (size rounded up to whole vectors along the last dim,
-// size * width otherwise), one buffer per parallel chunk.
+// size * width otherwise), one buffer per parallel chunk. `stream`: the rows may write with
+// streaming stores, fenced at the end of each chunk.
 template <class opmath_t, class Rows>
-void for_each_row_group(const RowLayout& layout, int64_t width, Rows rows) {
+void for_each_row_group(const RowLayout& layout, int64_t width, bool stream, Rows rows) {
   const int64_t groups_per_outer = layout.inner == 1 ? 1 : (layout.inner + width - 1) / width;
   const int64_t groups = layout.outer * groups_per_outer;
   const int64_t elements_per_group = layout.size * (layout.inner == 1 ? 1 : width);
@@ -217,6 +234,7 @@ void for_each_row_group(const RowLayout& layout, int64_t width, Rows rows) {
       const int64_t o = group / groups_per_outer, i = (group % groups_per_outer) * width;
       rows(o * layout.size * layout.inner + i, std::min<int64_t>(width, layout.inner - i), scratch.data());
     }
+    if (stream) streaming_stores_done();
   });
 }
 
@@ -226,8 +244,9 @@ void softmax_forward(const at::Tensor& in, at::Tensor& out, const RowLayout& lay
     const scalar_t* x = in.const_data_ptr<scalar_t>();
     scalar_t* y = out.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
-    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count, opmath_t* terms) {
-      SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count, terms);
+    const bool stream = outgrows_cache(static_cast<int64_t>(in.nbytes() + out.nbytes()));
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, stream, [&](int64_t start, int64_t count, opmath_t* terms) {
+      SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count, terms, stream);
     });
   });
 }
@@ -240,8 +259,9 @@ void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tens
     const scalar_t* y = output.const_data_ptr<scalar_t>();
     scalar_t* gi = grad_input.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
-    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, [&](int64_t start, int64_t count, opmath_t*) {
-      SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size, layout.inner, count);
+    const bool stream = outgrows_cache(static_cast<int64_t>(grad.nbytes() + output.nbytes() + grad_input.nbytes()));
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, stream, [&](int64_t start, int64_t count, opmath_t*) {
+      SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size, layout.inner, count, stream);
     });
   });
 }

@@ -3,9 +3,13 @@
 // Included only by the per-instruction-set kernel files; CPU_CAPABILITY names the set.
 #pragma once
 
+#include "cpu/isa.h"
+
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -146,6 +150,49 @@ struct Vec {
   friend Vec erf(const Vec& a) { return float_form(a, fast_erf, [](const auto& v) { return v.erf(); }); }
 };
 
+// Streaming (non-temporal) stores: a whole vector written to memory past the caches, to an
+// address aligned to the vector's size, without first reading the line it fills. For outputs
+// too big to stay in the cache, that read is a third of a one-input op's memory traffic.
+// Weakly ordered: a thread fences after its last one. Only the SIMD sets have them.
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+constexpr bool kHasStreamingStores = true;
+template <class Vector>
+C10_ALWAYS_INLINE void stream_vector(void* p, const Vector& v) {
+#ifdef CPU_CAPABILITY_AVX512
+  using Bits = __m512i;
+#else
+  using Bits = __m256i;
+#endif
+  static_assert(sizeof(Vector) == sizeof(Bits));
+  Bits bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+#ifdef CPU_CAPABILITY_AVX512
+  _mm512_stream_si512(static_cast<Bits*>(p), bits);
+#else
+  _mm256_stream_si256(static_cast<Bits*>(p), bits);
+#endif
+}
+inline void streaming_stores_done() { _mm_sfence(); }
+#else
+constexpr bool kHasStreamingStores = false;
+template <class Vector>
+void stream_vector(void* p, const Vector& v) {
+  v.store(p);
+}
+inline void streaming_stores_done() {}
+#endif
+
+// Whether an op whose operands hold `bytes` in all writes its outputs with streaming stores:
+// when they outgrow the last-level cache, an output would be evicted before the next op reads
+// it anyway.
+inline bool outgrows_cache(int64_t bytes) { return kHasStreamingStores && bytes > last_level_cache_bytes(); }
+
+// Whether p can take streaming stores of whole Vector-s.
+template <class Vector>
+bool aligned_for_streaming(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % sizeof(Vector) == 0;
+}
+
 // How a tensor's scalar_t is loaded into opmath vectors and stored back: float and double
 // load one vector; float16 and bfloat16 load a vector of 2N halves and widen it into two
 // float vectors, so that math is done in float32 and rounded once on store.
@@ -162,6 +209,7 @@ struct Lanes {
   static C10_ALWAYS_INLINE Parts broadcast(scalar_t value) { return {Opmath(Native(value))}; }
   static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts) { parts[0].v.store(p); }
   static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts, int64_t count) { parts[0].v.store(p, count); }
+  static C10_ALWAYS_INLINE void stream(scalar_t* p, const Parts& parts) { stream_vector(p, parts[0].v); }
 };
 
 template <class scalar_t>
@@ -198,6 +246,7 @@ struct ReducedLanes {
   }
   static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts) { narrow(parts).store(p); }
   static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts, int64_t count) { narrow(parts).store(p, count); }
+  static C10_ALWAYS_INLINE void stream(scalar_t* p, const Parts& parts) { stream_vector(p, narrow(parts)); }
 };
 
 template <>

@@ -27,6 +27,7 @@ PYBIND11_MODULE(_C, m) {
     d["cuda_archs"] = info.cuda_archs;
     d["cpu_isa"] = info.cpu_isa;
     d["cpu_isas"] = info.cpu_isas;
+    d["cpu_cache_bytes"] = info.cpu_cache_bytes;
     return d;
   });
   m.def("set_cpu_isa", &fusedact::set_cpu_isa, py::arg("name"));

@@ -30,8 +30,10 @@ def build_info() -> dict:
     Keys: ``version``; ``torch`` (the torch version it was built against); ``cuda`` (True
     when the CUDA kernels were compiled in), ``cuda_version`` and ``cuda_archs``; ``cpu_isa``
     (the instruction set the CPU kernels use now: ``avx512_bf16``, ``avx512``, ``avx2`` or
-    ``default``) and
-    ``cpu_isas`` (those this build and this CPU support).
+    ``default``), ``cpu_isas`` (those this build and this CPU support) and ``cpu_cache_bytes``
+    (the last-level cache the CPU kernels assume: ops whose operands outgrow it write their
+    outputs with streaming stores; the environment variable ``FUSEDACT_CPU_CACHE_BYTES`` sets
+    it when fusedact is loaded).
     """
     return {"version": __version__, **_C.build_info()}
 

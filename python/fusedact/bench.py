@@ -498,6 +498,7 @@ def run(
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_isa": fusedact.build_info()["cpu_isa"],
+        "cpu_cache_bytes": fusedact.build_info()["cpu_cache_bytes"],
         "copy_bandwidth_gbps": copy_gbps,
         "cpu_memory_reused": reused,
         "results": [r.as_dict() for r in results],

@@ -312,6 +312,7 @@ TEST(Api, BuildInfo) {
   const auto info = fusedact::build_info();
   EXPECT_FALSE(info.torch.empty());
   EXPECT_FALSE(info.cpu_isa.empty());
+  EXPECT_GT(info.cpu_cache_bytes, 0);
   EXPECT_EQ(info.cuda, !info.cuda_archs.empty());
 }
 

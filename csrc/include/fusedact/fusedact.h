@@ -105,6 +105,8 @@ struct BuildInfo {
   std::vector<std::string> cuda_archs;   // compiled architectures, e.g. "80", "90"
   std::string cpu_isa;                   // instruction set the CPU kernels run with now
   std::vector<std::string> cpu_isas;     // those this build and this CPU could use
+  int64_t cpu_cache_bytes = 0;           // last-level cache the CPU kernels assume: ops whose
+                                         // operands outgrow it write with streaming stores
 };
 BuildInfo build_info();
 

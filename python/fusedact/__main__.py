@@ -19,7 +19,12 @@ def main(argv=None) -> int:
     bench.add_argument("--ops", help="comma-separated op names (default: all)")
     bench.add_argument("--dtypes", help="comma-separated dtypes (default: float32,bfloat16, and float16 on CUDA)")
     bench.add_argument("--sizes", default="64K,1M,4M,16M", help="comma-separated element counts (default: %(default)s)")
-    bench.add_argument("--repeats", type=int, default=11, help="measurements per case; medians are quoted")
+    bench.add_argument(
+        "--repeats",
+        type=int,
+        default=11,
+        help="measurements per case, at least; up to 4x as many while the speedup is not known to +-5%%",
+    )
     bench.add_argument("--min-time", type=float, default=0.02, help="seconds one measurement lasts at least")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     bench.add_argument(

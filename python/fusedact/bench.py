@@ -4,7 +4,8 @@ same process.
 Each measurement interleaves fusedact and torch (same inputs, same thread count) and repeats.
 Times are the median over the repeats; a speedup is the median over the repeats of the ratio
 of the two times measured side by side, so that a slow spell of the machine (another tenant,
-a frequency change) weighs on both sides of a ratio rather than on one library's median.
+a frequency change) weighs on both sides of a ratio rather than on one library's median. A
+case is repeated until that median is known to +-5% (95% confidence), within a budget.
 Backward is timed through autograd for both (grad of the output with respect to the inputs,
 graph retained), so both pay the same autograd overhead. GB/s counts the bytes an op must move
 at the least: every input read once and every output written once. On CUDA the time comes
@@ -194,10 +195,20 @@ class Timing:
     def median(self, i: int) -> float:
         return statistics.median(self.samples[i])
 
+    def ratios(self, i: int, j: int) -> list[float]:
+        return [a / b for a, b in zip(self.samples[i], self.samples[j], strict=True)]
+
     def ratio(self, i: int, j: int) -> float:
         """How many times slower function i was than function j: the median over the repeats of
         their ratio within a repeat."""
-        return statistics.median(a / b for a, b in zip(self.samples[i], self.samples[j], strict=True))
+        return statistics.median(self.ratios(i, j))
+
+    def ratio_interval(self, i: int, j: int) -> tuple[float, float]:
+        """A 95% confidence interval of ratio(i, j), from the order statistics of the ratios
+        (distribution-free: the k-th smallest and largest, k = (n - 1.96 sqrt(n)) / 2)."""
+        ratios = sorted(self.ratios(i, j))
+        k = max(0, int((len(ratios) - 1.96 * len(ratios) ** 0.5) / 2) - 1)
+        return ratios[k], ratios[-1 - k]
 
 
 class Timer:
@@ -237,16 +248,27 @@ class Timer:
         if self.device == "cuda":
             torch.cuda.synchronize()
 
-    def compare(self, fns, input_sets, repeats) -> Timing:
+    def compare(self, fns, input_sets, repeats, max_repeats=None, precision=0.05) -> Timing:
         """Seconds per call of each fn, measured interleaved, in turn forward and reverse order
-        (so that none always runs right after the same other one)."""
+        (so that none always runs right after the same other one). At least `repeats` times,
+        and on up to max_repeats while the 95% confidence interval of the second fn's time over
+        the first's is wider than +-precision of it."""
         calls = [self.calls_for(fn, input_sets) for fn in fns]
-        samples = [[] for _ in fns]
-        for repeat in range(repeats):
+        timing = Timing([[] for _ in fns])
+        repeat = 0
+        while repeat < repeats or (repeat < (max_repeats or repeats) and not self._settled(timing, precision)):
             order = range(len(fns)) if repeat % 2 == 0 else reversed(range(len(fns)))
             for i in order:
-                samples[i].append(self.run(fns[i], input_sets, calls[i]) / calls[i])
-        return Timing(samples)
+                timing.samples[i].append(self.run(fns[i], input_sets, calls[i]) / calls[i])
+            repeat += 1
+        return timing
+
+    @staticmethod
+    def _settled(timing: Timing, precision: float) -> bool:
+        if len(timing.samples) < 2:
+            return True
+        low, high = timing.ratio_interval(1, 0)
+        return (high - low) / 2 <= precision * timing.ratio(1, 0)
 
 
 def copy_bandwidth(device: str) -> float:
@@ -321,6 +343,8 @@ def _bytes(op: BenchOp, inputs, pass_):
 
 
 def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy_gbps: float | None):
+    """The op's passes at one dtype and size: at least `repeats` measurements each, and up to
+    four times as many while the speedup is not known to +-5% (95% confidence)."""
     # Enough input sets to cycle through more memory than a GPU's L2 cache holds.
     nbytes = numel * torch.finfo(dtype).bits // 8
     sets = max(1, min(8, (256 << 20) // max(nbytes, 1))) if device == "cuda" and not op.block else 1
@@ -330,7 +354,7 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
         fns.append(torch.compile(op.torch, dynamic=False))
     results = []
     for pass_ in op.passes:
-        timing = timer.compare([PASSES[pass_](op, fn) for fn in fns], input_sets, repeats)
+        timing = timer.compare([PASSES[pass_](op, fn) for fn in fns], input_sets, repeats, max_repeats=4 * repeats)
         seconds = [timing.median(i) for i in range(len(fns))]
         gbps = None if op.block else _bytes(op, input_sets[0], pass_) / seconds[0] / 1e9
         results.append(
@@ -346,6 +370,7 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
                 compile_ms=seconds[2] * 1e3 if op.compile_baseline else None,
                 compile_speedup=timing.ratio(2, 0) if op.compile_baseline else None,
                 copy_fraction=gbps / copy_gbps if copy_gbps and gbps else None,
+                extra={"repeats": len(timing.samples[0]), "speedup_ci95": list(timing.ratio_interval(1, 0))},
             )
         )
     if op.block:

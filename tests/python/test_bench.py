@@ -35,6 +35,7 @@ def test_bench_table_and_json(tmp_path):
         assert {"op", "dtype", "numel", "pass", "fusedact_ms", "torch_ms", "speedup", "gbps"} <= r.keys()
         assert r["fusedact_ms"] > 0 and r["torch_ms"] > 0 and r["gbps"] > 0
         assert r["speedup"] == pytest.approx(r["torch_ms"] / r["fusedact_ms"])  # one repeat: one ratio
+        assert 1 <= r["repeats"] <= 4 and r["speedup_ci95"][0] <= r["speedup"] <= r["speedup_ci95"][1]
     header = next(line for line in run.stdout.splitlines() if line.startswith("op "))
     assert all(column in header for column in ("fusedact ms", "torch ms", "speedup", "GB/s"))
     # The summary covers the sizes of at least 1M elements: two pointwise ops and one row op, two dtypes.
@@ -55,6 +56,15 @@ def test_speedup_pairs_the_samples_of_one_repeat():
     timing = Timing([[1.0, 1.0, 3.0, 3.0, 3.0], [1.2, 1.2, 1.2, 3.6, 3.6]])
     assert timing.median(1) / timing.median(0) == pytest.approx(0.4)
     assert timing.ratio(1, 0) == pytest.approx(1.2)
+
+
+def test_speedup_confidence_interval_from_order_statistics():
+    from fusedact.bench import Timing
+
+    # Eleven ratios 1.0 ... 2.0: the 95% interval of their median runs from the 2nd to the 10th.
+    timing = Timing([[1.0] * 11, [1.0 + k / 10 for k in range(11)]])
+    assert timing.ratio(1, 0) == pytest.approx(1.5)
+    assert timing.ratio_interval(1, 0) == pytest.approx((1.1, 1.9))
 
 
 def test_bench_unknown_op_is_a_clear_error():

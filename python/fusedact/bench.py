@@ -518,12 +518,13 @@ def run(
         print(line.ljust(60), end="", file=progress, flush=True)
         results += bench_op(op, dtype, numel, device, timer, repeats, copy_gbps)
     print("\r" + " " * 60 + "\r", end="", file=progress, flush=True)
+    build = fusedact.build_info()
     info = {
         "device": torch.cuda.get_device_name() if device == "cuda" else _cpu_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "cpu_isa": fusedact.build_info()["cpu_isa"],
-        "cpu_cache_bytes": fusedact.build_info()["cpu_cache_bytes"],
+        "cpu_isa": build["cpu_isa"],
+        "cpu_cache_bytes": build["cpu_cache_bytes"],
         "copy_bandwidth_gbps": copy_gbps,
         "cpu_memory_reused": reused,
         "results": [r.as_dict() for r in results],

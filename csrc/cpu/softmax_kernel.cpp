@@ -53,25 +53,16 @@ struct RowIO {
     parts.fill(V(typename V::Native(value)));
     return parts;
   }
-  // The lanes of all parts in a fixed order.
-  template <class Combine>
-  static opmath_t reduce(const Parts& parts, Combine combine) {
-    std::array<opmath_t, kPartWidth> lanes;
-    parts[0].v.store(lanes.data());
-    opmath_t result = lanes[0];
-    for (int64_t j = 1; j < kPartWidth; ++j) result = combine(result, lanes[j]);
-    for (int k = 1; k < L::kParts; ++k) {
-      parts[k].v.store(lanes.data());
-      for (int64_t j = 0; j < kPartWidth; ++j) result = combine(result, lanes[j]);
-    }
-    return result;
+  // merge(a, b) of all lanes of all parts, as a splat: the parts merged lane-wise, then the
+  // lanes by ATen's shuffle tree: a fixed order, so deterministic, and log2(lanes) dependent
+  // steps where merging the lanes one by one is a chain as long as the lanes.
+  template <class Merge>
+  static C10_ALWAYS_INLINE Parts reduce(const Parts& parts, Merge merge) {
+    typename V::Native lanes = parts[0].v;
+    for (int k = 1; k < L::kParts; ++k) lanes = merge(lanes, parts[k].v);
+    return splat(at::vec::vec_reduce_all<opmath_t>(merge, lanes));
   }
 };
-
-template <class T>
-T nan_max(T a, T b) {
-  return (a > b || a != a) ? a : b;
-}
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
@@ -126,21 +117,35 @@ struct SoftmaxRows {
   using opmath_t = typename IO::opmath_t;
   static constexpr int kParts = Lanes<scalar_t>::kParts;
 
-  // Lane-wise merges for accumulate (function objects, so that they inline).
-  struct Add {
+  // Lane-wise merges of vectors, and of Parts for accumulate (function objects, so that they
+  // inline).
+  template <class Lanewise>
+  struct Merge {
+    template <class T>
+    C10_ALWAYS_INLINE at::vec::Vectorized<T> operator()(const at::vec::Vectorized<T>& a,
+                                                        const at::vec::Vectorized<T>& b) const {
+      return Lanewise{}(a, b);
+    }
     C10_ALWAYS_INLINE Parts operator()(const Parts& a, const Parts& b) const {
       Parts r;
-      for (int k = 0; k < kParts; ++k) r[k] = a[k] + b[k];
+      for (int k = 0; k < kParts; ++k) r[k] = Lanewise{}(a[k].v, b[k].v);
       return r;
     }
   };
-  struct Maximum {  // NaN wins, as torch's max does
-    C10_ALWAYS_INLINE Parts operator()(const Parts& a, const Parts& b) const {
-      Parts r;
-      for (int k = 0; k < kParts; ++k) r[k] = at::vec::maximum(a[k].v, b[k].v);
-      return r;
+  struct AddLanes {
+    template <class N>
+    C10_ALWAYS_INLINE N operator()(const N& a, const N& b) const {
+      return a + b;
     }
   };
+  struct MaxLanes {  // NaN wins, as torch's max does
+    template <class N>
+    C10_ALWAYS_INLINE N operator()(const N& a, const N& b) const {
+      return at::vec::maximum(a, b);
+    }
+  };
+  using Add = Merge<AddLanes>;
+  using Maximum = Merge<MaxLanes>;
 
   // Writes whole vectors of a contiguous row with streaming stores when `stream` and the row
   // is aligned for them; the caller fences.
@@ -165,7 +170,7 @@ struct SoftmaxRows {
     Parts max = accumulate(
         size, stride, IO::kWidth, count, IO::splat(kNegInf),
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); }, Maximum{});
-    if (!lanes_are_rows) max = IO::splat(IO::reduce(max, nan_max<opmath_t>));
+    if (!lanes_are_rows) max = IO::reduce(max, Maximum{});
     Parts sum = accumulate(
         size, stride, IO::kWidth, count, IO::splat(0),
         [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
@@ -178,7 +183,7 @@ struct SoftmaxRows {
           return term;
         },
         Add{});
-    if (!lanes_are_rows) sum = IO::splat(IO::reduce(sum, [](opmath_t a, opmath_t b) { return a + b; }));
+    if (!lanes_are_rows) sum = IO::reduce(sum, Add{});
     Parts normalizer;
     for (int k = 0; k < kParts; ++k) normalizer[k] = Math{}.normalizer(sum[k]);
     for_each_step(size, stride, IO::kWidth, count, [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
@@ -207,7 +212,7 @@ struct SoftmaxRows {
           return term;
         },
         Add{});
-    if (stride == 1) total = IO::splat(IO::reduce(total, [](opmath_t a, opmath_t b) { return a + b; }));
+    if (stride == 1) total = IO::reduce(total, Add{});
     for_each_step(size, stride, IO::kWidth, count, [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
       const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
       Parts out;
@@ -218,21 +223,26 @@ struct SoftmaxRows {
 };
 
 // Runs rows(first_row_offset, count, scratch) over every row of the layout: one task per row
-// along the last dim, per group of up to `width` neighbouring rows otherwise. scratch holds a
-// group's elements as opmath values (size rounded up to whole vectors along the last dim,
-// size * width otherwise), one buffer per parallel chunk. `stream`: the rows may write with
-// streaming stores, fenced at the end of each chunk.
+// along the last dim, per group of up to `width` neighbouring rows otherwise. With
+// `needs_scratch`, scratch holds a group's elements as opmath values (size rounded up to whole
+// vectors along the last dim, size * width otherwise), one buffer per parallel chunk; else it
+// is null. `stream`: the rows may write with streaming stores, fenced at the end of each chunk.
 template <class opmath_t, class Rows>
-void for_each_row_group(const RowLayout& layout, int64_t width, bool stream, Rows rows) {
-  const int64_t groups_per_outer = layout.inner == 1 ? 1 : (layout.inner + width - 1) / width;
+void for_each_row_group(const RowLayout& layout, int64_t width, bool needs_scratch, bool stream, Rows rows) {
+  const bool last_dim = layout.inner == 1;
+  const int64_t groups_per_outer = last_dim ? 1 : (layout.inner + width - 1) / width;
   const int64_t groups = layout.outer * groups_per_outer;
-  const int64_t elements_per_group = layout.size * (layout.inner == 1 ? 1 : width);
+  const int64_t elements_per_group = layout.size * (last_dim ? 1 : width);
   const int64_t grain = std::max<int64_t>(1, kGrainElements / elements_per_group);
   at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
-    std::vector<opmath_t> scratch(layout.inner == 1 ? (layout.size + width - 1) / width * width : layout.size * width);
+    std::vector<opmath_t> scratch;
+    if (needs_scratch) scratch.resize(last_dim ? (layout.size + width - 1) / width * width : layout.size * width);
+    // group = o * groups_per_outer + i / width, stepped without a division per group.
+    int64_t o = begin / groups_per_outer, i = begin % groups_per_outer * width;
     for (int64_t group = begin; group < end; ++group) {
-      const int64_t o = group / groups_per_outer, i = (group % groups_per_outer) * width;
       rows(o * layout.size * layout.inner + i, std::min<int64_t>(width, layout.inner - i), scratch.data());
+      i += width;
+      if (i >= layout.inner) i = 0, ++o;
     }
     if (stream) streaming_stores_done();
   });
@@ -245,7 +255,7 @@ void softmax_forward(const at::Tensor& in, at::Tensor& out, const RowLayout& lay
     scalar_t* y = out.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
     const bool stream = outgrows_cache(static_cast<int64_t>(in.nbytes() + out.nbytes()));
-    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, stream, [&](int64_t start, int64_t count, opmath_t* terms) {
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, !Math::kIsLog, stream, [&](int64_t start, int64_t count, opmath_t* terms) {
       SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count, terms, stream);
     });
   });
@@ -260,7 +270,7 @@ void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tens
     scalar_t* gi = grad_input.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
     const bool stream = outgrows_cache(static_cast<int64_t>(grad.nbytes() + output.nbytes() + grad_input.nbytes()));
-    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, stream, [&](int64_t start, int64_t count, opmath_t*) {
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, false, stream, [&](int64_t start, int64_t count, opmath_t*) {
       SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size, layout.inner, count, stream);
     });
   });

@@ -185,26 +185,33 @@ using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 template <class Op>
 using ParamsOf = typename c10::guts::infer_function_traits_t<decltype(Op::make)>::parameter_types;
 
+// The names of an entry's companion ops, built once (the kernels' argument checks name them
+// on every call).
 template <class Op>
-std::string backward_name() {
-  return std::string(Op::kName) + "_backward";
+const std::string& backward_name() {
+  static const std::string name = std::string(Op::kName) + "_backward";
+  return name;
 }
 template <class Op>
-std::string inplace_name() {
-  return std::string(Op::kName) + "_";
+const std::string& inplace_name() {
+  static const std::string name = std::string(Op::kName) + "_";
+  return name;
 }
 
 template <class Op>
-std::string split_name() {
-  return std::string(Op::kName) + "_split";
+const std::string& split_name() {
+  static const std::string name = std::string(Op::kName) + "_split";
+  return name;
 }
 template <class Op>
-std::string split_backward_name() {
-  return std::string(Op::kName) + "_split_backward";
+const std::string& split_backward_name() {
+  static const std::string name = std::string(Op::kName) + "_split_backward";
+  return name;
 }
 template <class Op>
-std::string param_backward_name() {
-  return std::string(Op::kName) + "_" + Op::kParam + "_backward";
+const std::string& param_backward_name() {
+  static const std::string name = std::string(Op::kName) + "_" + Op::kParam + "_backward";
+  return name;
 }
 
 // A typed handle to a fusedact operator, looked up once.

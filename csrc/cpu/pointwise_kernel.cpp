@@ -69,17 +69,15 @@ C10_ALWAYS_INLINE void step(const Fn& fn, const Load& load, const Store& store, 
   for (int k = 0; k < kOutputs; ++k) store(k, out[k]);
 }
 
-// How many elements precede the first whole vector every output can stream to (an address
-// aligned to the vector's size), or -1 when the outputs are not aligned alike.
+// How many elements precede the first whole vector every output can stream to, or -1 when
+// the outputs are not aligned alike.
 template <class L, class Ptrs>
-int64_t elements_before_stream(const Ptrs& outputs, int count) {
-  constexpr auto kBytes = static_cast<uintptr_t>(sizeof(typename L::Native));
-  const auto offset = reinterpret_cast<uintptr_t>(outputs[0]) % kBytes;
-  for (int k = 0; k < count; ++k) {
-    const auto address = reinterpret_cast<uintptr_t>(outputs[k]);
-    if (address % kBytes != offset || address % sizeof(outputs[k][0]) != 0) return -1;
+int64_t outputs_before_stream(const Ptrs& outputs, int count) {
+  const int64_t head = elements_before_stream<typename L::Native>(outputs[0]);
+  for (int k = 1; k < count; ++k) {
+    if (elements_before_stream<typename L::Native>(outputs[k]) != head) return -1;
   }
-  return static_cast<int64_t>((kBytes - offset) % kBytes / sizeof(outputs[0][0]));
+  return head;
 }
 
 // One row: data[0, kOutputs) are the outputs, the inputs follow. With `stream`, contiguous
@@ -100,7 +98,7 @@ void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const F
     std::array<scalar_t*, kArgs> ptr;
     for (int k = 0; k < kArgs; ++k) ptr[k] = reinterpret_cast<scalar_t*>(data[k]);
     int64_t i = 0;
-    const int64_t head = stream ? elements_before_stream<L>(ptr, kOutputs) : -1;
+    const int64_t head = stream ? outputs_before_stream<L>(ptr, kOutputs) : -1;
     const bool streaming = head >= 0;
     if (head > 0) {  // up to the first aligned vector, as a row's tail is done
       i = std::min(head, n);

@@ -157,7 +157,7 @@ struct SoftmaxRows {
     }
   }
   static bool streams(const scalar_t* row, int64_t stride, bool stream) {
-    return stream && stride == 1 && aligned_for_streaming<typename IO::L::Native>(row);
+    return stream && stride == 1 && elements_before_stream<typename IO::L::Native>(row) == 0;
   }
 
   // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side.

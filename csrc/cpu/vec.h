@@ -187,10 +187,13 @@ inline void streaming_stores_done() {}
 // it anyway.
 inline bool outgrows_cache(int64_t bytes) { return kHasStreamingStores && bytes > last_level_cache_bytes(); }
 
-// Whether p can take streaming stores of whole Vector-s.
-template <class Vector>
-bool aligned_for_streaming(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) % sizeof(Vector) == 0;
+// How many T from p precede the first address aligned for streaming stores of whole Vector-s
+// (0: p is aligned), or -1 when p is not aligned to T, so that no element starts there.
+template <class Vector, class T>
+int64_t elements_before_stream(const T* p) {
+  constexpr auto kBytes = static_cast<uintptr_t>(sizeof(Vector));
+  const uintptr_t gap = (kBytes - reinterpret_cast<uintptr_t>(p) % kBytes) % kBytes;
+  return gap % sizeof(T) == 0 ? static_cast<int64_t>(gap / sizeof(T)) : -1;
 }
 
 // How a tensor's scalar_t is loaded into opmath vectors and stored back: float and double

@@ -134,8 +134,10 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
   };
 
   // In place, for the ops whose backward needs the input: `original` is a copy of self taken
-  // before the op with its autograd history (as torch's silu_ and mish_ keep one). The
-  // gradient flows to the input through that copy, so double backward works.
+  // before the op with its autograd history (as torch's silu_ and mish_ keep one), saved so
+  // that double backward reaches self's history through it. The gradient itself goes to self:
+  // when self is a view, autograd's CopySlices passes the gradient of the rest of its base
+  // through only alongside the gradient of self's own input slot.
   struct InplaceFromInput : torch::autograd::Function<InplaceFromInput> {
     static constexpr bool is_traceable = true;
 
@@ -147,8 +149,8 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
       return self;
     }
     static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      variable_list result = {at::Tensor(), grad_input(ctx, grads)};
-      result.resize(2 + sizeof...(P));
+      variable_list result = {grad_input(ctx, grads)};
+      result.resize(2 + sizeof...(P));  // none for `original`, nor the non-tensor parameters
       return result;
     }
   };
@@ -171,10 +173,10 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
     const bool requires_grad = torch::autograd::compute_requires_grad(self);
     torch::autograd::check_inplace(self, requires_grad);
     if (!requires_grad) {
-      // Nothing to record (and nothing extra for torch.compile to trace): run the op and bump
-      // the version counter, as autograd would.
-      run_inplace(self, params...);
-      torch::autograd::increment_version(self);
+      // Nothing to record (and nothing extra for torch.compile to trace): the ADInplaceOrView
+      // kernel below runs the op and bumps the version counter.
+      at::AutoDispatchBelowAutograd guard;
+      Impl::inplace_op().call(self, params...);
     } else if constexpr (kSavesOutput) {
       InplaceFromOutput::apply(self, params...);
     } else {

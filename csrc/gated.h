@@ -21,6 +21,11 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
   using Math = typename Op::Math;
 
   static Math make(P... params) { return {Op::Activation::make(params...)}; }
+  // make, with the parameters checked against the dtype they will run in.
+  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
+    check_params_fit(op.c_str(), dtype, params...);
+    return make(params...);
+  }
 
   // Dispatcher handles, for autograd and the C++ API.
   static const auto& forward_op() {
@@ -72,7 +77,7 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     check_pair(Op::kName, gate, up);
     at::Tensor out = at::empty_like(gate);
     auto iter = pointwise_iter({out}, {gate, up});
-    Backend::run(iter, BinaryForwardFn<Math>{make(params...)});
+    Backend::run(iter, BinaryForwardFn<Math>{math(Op::kName, gate.scalar_type(), params...)});
     return out;
   }
 
@@ -83,7 +88,7 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     check_backward_args(backward_name<Op>(), grad, gate);
     at::Tensor grad_gate = at::empty_like(gate), grad_up = at::empty_like(up);
     auto iter = pointwise_iter({grad_gate, grad_up}, {grad, gate, up});
-    Backend::run(iter, GatedBackwardFn<Math>{make(params...)});
+    Backend::run(iter, GatedBackwardFn<Math>{math(backward_name<Op>(), gate.scalar_type(), params...)});
     return {grad_gate, grad_up};
   }
 
@@ -92,7 +97,7 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     const auto [gate, up] = halves(split_name<Op>(), self, dim);
     at::Tensor out = at::empty_like(gate);
     auto iter = pointwise_iter({out}, {gate, up});
-    Backend::run(iter, BinaryForwardFn<Math>{make(params...)});
+    Backend::run(iter, BinaryForwardFn<Math>{math(split_name<Op>(), self.scalar_type(), params...)});
     return out;
   }
 
@@ -104,30 +109,30 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     at::Tensor grad_self = at::empty_like(self);
     const auto [grad_gate, grad_up] = halves(split_backward_name<Op>(), grad_self, dim);
     auto iter = pointwise_iter({grad_gate, grad_up}, {grad, gate, up});
-    Backend::run(iter, GatedBackwardFn<Math>{make(params...)});
+    Backend::run(iter, GatedBackwardFn<Math>{math(split_backward_name<Op>(), self.scalar_type(), params...)});
     return grad_self;
   }
 
   // Meta kernels: the same checks and allocation, no computation.
   static at::Tensor forward_meta(const at::Tensor& gate, const at::Tensor& up, P... params) {
     check_pair(Op::kName, gate, up);
-    (void)make(params...);
+    (void)math(Op::kName, gate.scalar_type(), params...);
     return at::empty_like(gate);
   }
   static std::tuple<at::Tensor, at::Tensor> backward_meta(const at::Tensor& grad, const at::Tensor& gate,
                                                           const at::Tensor& up, P... params) {
     check_pair(backward_name<Op>(), gate, up);
     check_backward_args(backward_name<Op>(), grad, gate);
-    (void)make(params...);
+    (void)math(backward_name<Op>(), gate.scalar_type(), params...);
     return {at::empty_like(gate), at::empty_like(up)};
   }
   static at::Tensor split_meta(const at::Tensor& self, int64_t dim, P... params) {
-    (void)make(params...);
+    (void)math(split_name<Op>(), self.scalar_type(), params...);
     return at::empty_like(std::get<0>(halves(split_name<Op>(), self, dim)));
   }
   static at::Tensor split_backward_meta(const at::Tensor& grad, const at::Tensor& self, int64_t dim, P... params) {
     check_backward_args(split_backward_name<Op>(), grad, std::get<0>(halves(split_backward_name<Op>(), self, dim)));
-    (void)make(params...);
+    (void)math(split_backward_name<Op>(), self.scalar_type(), params...);
     return at::empty_like(self);
   }
 };

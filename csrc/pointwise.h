@@ -12,14 +12,23 @@
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
 namespace fusedact {
 
 // ---- argument checks ----------------------------------------------------------------------
 
+// The dtypes every kernel is compiled for (not the float8 types, which are floating too).
+inline bool supported_dtype(at::ScalarType dtype) {
+  return dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf || dtype == at::kBFloat16;
+}
+
 inline void check_floating(const char* op, const char* arg, const at::Tensor& t) {
   TORCH_CHECK(t.defined(), "fusedact.", op, ": ", arg, " is an undefined tensor");
-  TORCH_CHECK(at::isFloatingType(t.scalar_type()), "fusedact.", op, ": expected ", arg,
-              " to be a floating-point tensor (float32, float64, float16 or bfloat16), got ",
+  TORCH_CHECK(supported_dtype(t.scalar_type()), "fusedact.", op, ": expected ", arg,
+              " to be a floating-point tensor of float32, float64, float16 or bfloat16, got ",
               t.scalar_type());
 }
 
@@ -35,13 +44,30 @@ inline void check_backward_args(const std::string& op, const at::Tensor& grad, c
               " but the saved tensor is on ", saved.device());
 }
 
-// An element-wise iteration over preallocated outputs (same shape as the inputs).
+// A float parameter reaches the kernels in the input's compute type, float for every dtype
+// but float64; as torch's activations do, a finite value beyond float's range is refused
+// rather than turned into an infinity.
+inline void check_param_fits_float(const char* op, double param) {
+  TORCH_CHECK(!std::isfinite(param) || std::abs(param) <= std::numeric_limits<float>::max(), "fusedact.", op,
+              ": value ", param, " cannot be converted to type float without overflow");
+}
+template <class T>
+void check_param_fits_float(const char*, const T&) {}  // not a float parameter
+
+template <class... P>
+void check_params_fit([[maybe_unused]] const char* op, at::ScalarType dtype, const P&... params) {
+  if (dtype != at::kDouble) (check_param_fits_float(op, params), ...);
+}
+
+// An element-wise iteration over preallocated outputs (same shape as the inputs). The
+// iterator owns its operands: the lists hold copies that die with the call's full expression,
+// and an operand may be a temporary (a parameter's broadcast view) that nothing else holds.
 inline at::TensorIterator pointwise_iter(std::initializer_list<at::Tensor> outputs,
                                          std::initializer_list<at::Tensor> inputs) {
   at::TensorIteratorConfig config;
   config.check_all_same_dtype(true).resize_outputs(false);
-  for (const auto& t : outputs) config.add_output(t);
-  for (const auto& t : inputs) config.add_const_input(t);
+  for (const auto& t : outputs) config.add_owned_output(t);
+  for (const auto& t : inputs) config.add_owned_const_input(t);
   return config.build();
 }
 
@@ -69,10 +95,16 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
     return op;
   }
 
+  // The math struct for the schema arguments, checked against the dtype they will run in.
+  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
+    check_params_fit(op.c_str(), dtype, params...);
+    return Op::make(params...);
+  }
+
   template <class Backend>
   static at::Tensor forward(const at::Tensor& self, P... params) {
     check_floating(Op::kName, "input", self);
-    auto fn = ForwardFn<Math>{Op::make(params...)};
+    auto fn = ForwardFn<Math>{math(Op::kName, self.scalar_type(), params...)};
     at::Tensor out = at::empty_like(self);
     auto iter = pointwise_iter({out}, {self});
     Backend::run(iter, fn);
@@ -81,8 +113,8 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
 
   template <class Backend>
   static void forward_(at::Tensor& self, P... params) {
-    check_floating(Op::kName, "input", self);
-    auto fn = ForwardFn<Math>{Op::make(params...)};
+    check_floating(inplace_name<Op>().c_str(), "input", self);
+    auto fn = ForwardFn<Math>{math(inplace_name<Op>(), self.scalar_type(), params...)};
     auto iter = pointwise_iter({self}, {self});
     Backend::run(iter, fn);
   }
@@ -90,7 +122,7 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
   template <class Backend>
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
     check_backward_args(backward_name<Op>(), grad, saved);
-    auto fn = BackwardFn<Math>{Op::make(params...)};
+    auto fn = BackwardFn<Math>{math(backward_name<Op>(), saved.scalar_type(), params...)};
     at::Tensor grad_input = at::empty_like(saved);
     auto iter = pointwise_iter({grad_input}, {grad, saved});
     Backend::run(iter, fn);
@@ -101,16 +133,16 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
   // that dynamic shapes stay symbolic.
   static at::Tensor forward_meta(const at::Tensor& self, P... params) {
     check_floating(Op::kName, "input", self);
-    (void)Op::make(params...);
+    (void)math(Op::kName, self.scalar_type(), params...);
     return at::empty_like(self);
   }
   static void forward_meta_(at::Tensor& self, P... params) {
-    check_floating(Op::kName, "input", self);
-    (void)Op::make(params...);
+    check_floating(inplace_name<Op>().c_str(), "input", self);
+    (void)math(inplace_name<Op>(), self.scalar_type(), params...);
   }
   static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& saved, P... params) {
     check_backward_args(backward_name<Op>(), grad, saved);
-    (void)Op::make(params...);
+    (void)math(backward_name<Op>(), saved.scalar_type(), params...);
     return at::empty_like(saved);
   }
 };

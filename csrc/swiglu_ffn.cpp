@@ -122,7 +122,7 @@ SwigluFfn::Grads SwigluFfn::backward(const at::Tensor& grad_out, const at::Tenso
                                      const Weights& w, const std::array<bool, 7>& needs) {
   const auto [need_x, need_w_gate, need_w_up, need_w_down, need_b_gate, need_b_up, need_b_down] = needs;
   const c10::SymInt hidden = w.w_gate.sym_size(0);
-  const at::Tensor grad2d = grad_out.reshape_symint({-1, w.w_down.sym_size(0)});
+  const at::Tensor grad2d = flatten(grad_out);
   Grads grads;
   if (need_w_down) grads.w_down = at::mm(grad2d.t(), SwiGlu::split_op().call(gate_up, -1));  // recomputed
   if (need_b_down) grads.b_down = grad2d.sum(0);

@@ -43,8 +43,13 @@ struct SwigluFfn {
   // Whether a and b are the first and second halves of one contiguous tensor.
   static bool packed(const at::Tensor& a, const at::Tensor& b);
 
-  // x as [tokens, in] (a view where x's layout allows).
-  static at::Tensor flatten(const at::Tensor& x) { return x.reshape_symint({-1, x.sym_size(-1)}); }
+  // t as [tokens, features] (a view where t's layout allows). The tokens are counted rather
+  // than inferred (-1), which a tensor of zero features would leave undetermined.
+  static at::Tensor flatten(const at::Tensor& t) {
+    c10::SymInt tokens = 1;
+    for (int64_t d = 0; d + 1 < t.dim(); ++d) tokens *= t.sym_size(d);
+    return t.reshape_symint({std::move(tokens), t.sym_size(-1)});
+  }
 
   // [tokens, 2 * hidden]: x2d W_gate^T + b_gate, then x2d W_up^T + b_up.
   static at::Tensor gate_up(const at::Tensor& x2d, const Weights& w);

@@ -118,8 +118,10 @@ struct Tanh {
   }
 };
 
-// elu(x) = scale * x if x > 0 else scale * alpha * (e^(input_scale x) - 1): torch's
+// elu(x) = scale * x if x >= 0 else scale * alpha * (e^(input_scale x) - 1): torch's
 // elu (scale = input_scale = 1) and selu (scale = lambda, alpha = alpha of the SELU paper).
+// +-0 take the linear side, as in torch's forward: +-0 whatever alpha (an infinite or NaN
+// alpha times e^0 - 1 = 0 would be NaN). Its backward takes the exponential side at 0.
 struct Elu {
   static constexpr Saves kSaves = Saves::Input;
   double alpha = 1.0;
@@ -128,7 +130,7 @@ struct Elu {
 
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
-    return select(x <= V(0), expm1(x * V(input_scale)) * V(alpha * scale), x * V(scale));
+    return select(x < V(0), expm1(x * V(input_scale)) * V(alpha * scale), x * V(scale));
   }
   template <class V>
   FUSEDACT_MATH V backward(V grad, V x) const {

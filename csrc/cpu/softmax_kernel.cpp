@@ -1,11 +1,12 @@
 // softmax and log_softmax on the CPU, forward and backward, compiled once per instruction set
 // (CPU_CAPABILITY names it).
 //
-// Along the last dim a row is contiguous: it is reduced in SIMD lanes, then across the lanes
-// in a fixed order. Along another dim a vector holds neighbouring rows (consecutive inner
-// indices), so every lane reduces its own row and no cross-lane step is needed. Each row is
-// one thread's work in a fixed order: the same result for any number of threads. Math in
-// opmath (float for 16-bit types), from math::Softmax.
+// Along the last dim a row is contiguous: it is reduced in SIMD lanes, then across the lanes,
+// in an order that does not depend on the vector width (RowIO::reduce_row). Along another dim
+// a vector holds neighbouring rows (consecutive inner indices), so every lane reduces its own
+// row and no cross-lane step is needed. Each row is one thread's work in a fixed order: the
+// same result for any number of threads and on every instruction set. Math in opmath (float
+// for 16-bit types), from math::Softmax.
 #include "cpu/kernels.h"
 #include "cpu/vec.h"
 #include "ops.h"
@@ -17,6 +18,8 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace fusedact::cpu {
@@ -25,6 +28,13 @@ namespace {
 
 // Elements a parallel task should hold at least.
 constexpr int64_t kGrainElements = 16384;
+
+// Calls f(std::integral_constant<int, j>) for j = 0 .. N-1, unrolled.
+template <int N, class F>
+C10_ALWAYS_INLINE void for_each_index(F&& f) {
+  [&]<int... J>(std::integer_sequence<int, J...>) { (f(std::integral_constant<int, J>{}), ...); }(
+      std::make_integer_sequence<int, N>{});
+}
 
 // Vector loads and stores of scalar_t as opmath parts, with the lanes past a partial tail
 // holding a chosen value.
@@ -53,14 +63,63 @@ struct RowIO {
     parts.fill(V(typename V::Native(value)));
     return parts;
   }
-  // merge(a, b) of all lanes of all parts, as a splat: the parts merged lane-wise, then the
-  // lanes by ATen's shuffle tree: a fixed order, so deterministic, and log2(lanes) dependent
-  // steps where merging the lanes one by one is a chain as long as the lanes.
+
+  // merge(acc, element(step, offset, count)) over a contiguous row of `size` elements, as a
+  // splat, in the same order whatever the vector width, so that every instruction set gives
+  // bitwise the same result: element e goes to slot e mod kBlock of a block of kBlock opmath
+  // values (256 bytes: four AVX-512 vectors, eight AVX2 ones), each slot merges its elements in
+  // row order, then the slots halve (slot i with slot i + n / 2 of n) down to one value. The
+  // independent slots also keep several merges in flight. Whole steps pass kWidth itself as
+  // the count, so that the inlined element's loads test nothing; the lanes past a partial step
+  // must hold merge's identity.
+  template <class Element, class Merge>
+  static C10_ALWAYS_INLINE Parts reduce_row(int64_t size, opmath_t identity, Element element, Merge merge) {
+    using Native = typename V::Native;
+    constexpr int kSlots = 256 / sizeof(Native);
+    constexpr int kStepsPerBlock = kSlots / L::kParts;
+    static_assert(kSlots % L::kParts == 0 && (kSlots & (kSlots - 1)) == 0);
+    std::array<Native, kSlots> slot;
+    slot.fill(Native(identity));
+    // One step into the slots of block position j (a constant, so the slots stay in registers).
+    const auto add = [&](auto j, int64_t step, int64_t count) C10_ALWAYS_INLINE_ATTRIBUTE {
+      const Parts parts = element(step, step * kWidth, count);
+      for (int k = 0; k < L::kParts; ++k) slot[j * L::kParts + k] = merge(slot[j * L::kParts + k], parts[k].v);
+    };
+    const int64_t whole = size / kWidth, rest = size - whole * kWidth;
+    int64_t s = 0;
+    for (; s + kStepsPerBlock <= whole; s += kStepsPerBlock) {
+      for_each_index<kStepsPerBlock>([&](auto j) C10_ALWAYS_INLINE_ATTRIBUTE { add(j, s + j, kWidth); });
+    }
+    for_each_index<kStepsPerBlock>([&](auto j) C10_ALWAYS_INLINE_ATTRIBUTE {
+      if (s + j < whole) {
+        add(j, s + j, kWidth);
+      } else if (s + j == whole && rest > 0) {
+        add(j, s + j, rest);
+      }
+    });
+    for (int n = kSlots / 2; n >= 1; n /= 2) {
+      for (int i = 0; i < n; ++i) slot[i] = merge(slot[i], slot[i + n]);
+    }
+    return splat(reduce_lanes(slot[0], merge));
+  }
+
+  // merge of a vector's lanes by halving, as reduce_row merges its slots: ATen's shuffle tree
+  // where it halves (float on AVX2 and AVX-512), else lane by lane.
   template <class Merge>
-  static C10_ALWAYS_INLINE Parts reduce(const Parts& parts, Merge merge) {
-    typename V::Native lanes = parts[0].v;
-    for (int k = 1; k < L::kParts; ++k) lanes = merge(lanes, parts[k].v);
-    return splat(at::vec::vec_reduce_all<opmath_t>(merge, lanes));
+  static C10_ALWAYS_INLINE opmath_t reduce_lanes(const typename V::Native& v, Merge merge) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
+    if constexpr (std::is_same_v<opmath_t, float>) return at::vec::vec_reduce_all<float>(merge, v);
+#endif
+    using Native = typename V::Native;
+    std::array<opmath_t, Native::size()> lanes, merged;
+    v.store(lanes.data());
+    for (int n = Native::size() / 2; n >= 1; n /= 2) {
+      for (int i = 0; i < n; ++i) {
+        merge(Native(lanes[i]), Native(lanes[i + n])).store(merged.data());
+        lanes[i] = merged[0];
+      }
+    }
+    return lanes[0];
   }
 };
 
@@ -81,32 +140,23 @@ C10_ALWAYS_INLINE void for_each_step(int64_t size, int64_t stride, int64_t width
   }
 }
 
-// A reducing pass of for_each_step: combine(acc, element(step, offset, count)) over the steps.
-// Whole steps feed four independent accumulators in turn (a step need not wait for the
-// previous one's result, whose latency would bound the loop otherwise), the partial vector at
-// the end of a contiguous row a fifth; they are merged in a fixed order: deterministic.
+// A reducing pass over `count` neighbouring rows of `size` elements `stride` apart, one per
+// lane: combine(acc, element(k, offset, count)) over the rows' elements k. They feed four
+// independent accumulators in turn (an element need not wait for the previous one's result,
+// whose latency would bound the loop otherwise), merged in a fixed order: deterministic, and
+// the same for every vector width (each lane is its own row).
 template <class Parts, class Element, class Combine>
-C10_ALWAYS_INLINE Parts accumulate(int64_t size, int64_t stride, int64_t width, int64_t count, const Parts& init,
-                                   Element element, Combine combine) {
+C10_ALWAYS_INLINE Parts reduce_rows_in_lanes(int64_t size, int64_t stride, int64_t count, const Parts& init,
+                                             Element element, Combine combine) {
   Parts a0 = init, a1 = init, a2 = init, a3 = init, tail = init;
-  // `steps` steps of `lanes` elements, step_offset apart.
-  const auto steps = [&](int64_t whole, int64_t step_offset, int64_t lanes) C10_ALWAYS_INLINE_ATTRIBUTE {
-    int64_t s = 0;
-    for (; s + 4 <= whole; s += 4) {
-      a0 = combine(a0, element(s, s * step_offset, lanes));
-      a1 = combine(a1, element(s + 1, (s + 1) * step_offset, lanes));
-      a2 = combine(a2, element(s + 2, (s + 2) * step_offset, lanes));
-      a3 = combine(a3, element(s + 3, (s + 3) * step_offset, lanes));
-    }
-    for (; s < whole; ++s) tail = combine(tail, element(s, s * step_offset, lanes));
-  };
-  if (stride == 1) {
-    const int64_t whole = size / width;
-    steps(whole, width, width);
-    if (whole * width < size) tail = combine(tail, element(whole, whole * width, size - whole * width));
-  } else {
-    steps(size, stride, count);
+  int64_t k = 0;
+  for (; k + 4 <= size; k += 4) {
+    a0 = combine(a0, element(k, k * stride, count));
+    a1 = combine(a1, element(k + 1, (k + 1) * stride, count));
+    a2 = combine(a2, element(k + 2, (k + 2) * stride, count));
+    a3 = combine(a3, element(k + 3, (k + 3) * stride, count));
   }
+  for (; k < size; ++k) tail = combine(tail, element(k, k * stride, count));
   return combine(combine(combine(a0, a1), combine(a2, a3)), tail);
 }
 
@@ -117,8 +167,7 @@ struct SoftmaxRows {
   using opmath_t = typename IO::opmath_t;
   static constexpr int kParts = Lanes<scalar_t>::kParts;
 
-  // Lane-wise merges of vectors, and of Parts for accumulate (function objects, so that they
-  // inline).
+  // Lane-wise merges of vectors, and of Parts (function objects, so that they inline).
   template <class Lanewise>
   struct Merge {
     template <class T>
@@ -147,6 +196,15 @@ struct SoftmaxRows {
   using Add = Merge<AddLanes>;
   using Maximum = Merge<MaxLanes>;
 
+  // A reducing pass, merge(acc, element(step, offset, count)) over the steps: the row's
+  // result as a splat for one contiguous row (stride 1), each lane's own row's otherwise.
+  template <class Element, class MergeFn>
+  static C10_ALWAYS_INLINE Parts reduce(int64_t size, int64_t stride, int64_t count, opmath_t identity,
+                                        Element element, MergeFn merge) {
+    if (stride == 1) return IO::reduce_row(size, identity, element, merge);
+    return reduce_rows_in_lanes(size, stride, count, IO::splat(identity), element, merge);
+  }
+
   // Writes whole vectors of a contiguous row with streaming stores when `stream` and the row
   // is aligned for them; the caller fences.
   static C10_ALWAYS_INLINE void store(scalar_t* p, const Parts& parts, int64_t n, bool streaming) {
@@ -165,14 +223,13 @@ struct SoftmaxRows {
   // between the pass that sums them and the one that divides them: one exp per element.
   static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count, opmath_t* terms,
                       bool stream) {
-    const bool lanes_are_rows = stride != 1;
     const bool streaming = streams(y, stride, stream);
-    Parts max = accumulate(
-        size, stride, IO::kWidth, count, IO::splat(kNegInf),
-        [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); }, Maximum{});
-    if (!lanes_are_rows) max = IO::reduce(max, Maximum{});
-    Parts sum = accumulate(
-        size, stride, IO::kWidth, count, IO::splat(0),
+    const Parts max = reduce(
+        size, stride, count, kNegInf,
+        [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); },
+        Maximum{});
+    const Parts sum = reduce(
+        size, stride, count, 0,
         [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
           const Parts v = IO::load(x + offset, n, kNegInf);  // the lanes past n add e^-inf = 0
           Parts term;
@@ -183,7 +240,6 @@ struct SoftmaxRows {
           return term;
         },
         Add{});
-    if (!lanes_are_rows) sum = IO::reduce(sum, Add{});
     Parts normalizer;
     for (int k = 0; k < kParts; ++k) normalizer[k] = Math{}.normalizer(sum[k]);
     for_each_step(size, stride, IO::kWidth, count, [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
@@ -203,8 +259,8 @@ struct SoftmaxRows {
   static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t stride,
                        int64_t count, bool stream) {
     const bool streaming = streams(grad_input, stride, stream);
-    Parts total = accumulate(
-        size, stride, IO::kWidth, count, IO::splat(0),
+    const Parts total = reduce(
+        size, stride, count, 0,
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
           const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
           Parts term;
@@ -212,7 +268,6 @@ struct SoftmaxRows {
           return term;
         },
         Add{});
-    if (stride == 1) total = IO::reduce(total, Add{});
     for_each_step(size, stride, IO::kWidth, count, [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
       const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
       Parts out;

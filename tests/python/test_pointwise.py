@@ -3,6 +3,8 @@ values and gradients on random and extreme inputs for every dtype, on every CPU 
 set and on CUDA; layouts; in-place forms; determinism, and the same bits from every SIMD
 instruction set; gradcheck and gradgradcheck; errors."""
 
+import math
+
 import pytest
 import torch
 
@@ -157,11 +159,62 @@ def test_inplace(case, device):
         case.fused(x[:1].expand(4, 11), inplace=True)
 
 
+@each_inplace_case
 @pytest.mark.parametrize(
-    "bad",
-    [torch.arange(6), torch.ones(3, dtype=torch.bool), torch.ones(3, dtype=torch.complex64)],
-    ids=lambda t: str(t.dtype),
+    "view", [lambda t: t[1], lambda t: t[:, 2:], lambda t: t.t()[::2]], ids=["row", "block", "step"]
 )
+def test_inplace_on_a_view_keeps_the_gradient_of_the_rest_of_its_base(case, view, device):
+    x = random_input((3, 4), torch.float64, device)
+    grad = random_input((3, 4), torch.float64, device, seed=1)
+    grads = []
+    for fn in (case.fused, case.reference):
+        leaf = x.clone().requires_grad_()
+        base = leaf * 2
+        fn(view(base), inplace=True)
+        (g,) = torch.autograd.grad(base, leaf, grad, create_graph=True)
+        (gg,) = torch.autograd.grad(g, leaf, grad) if g.requires_grad else (torch.zeros_like(x),)
+        grads.append((g.detach(), gg))
+    (g, gg), (g_ref, gg_ref) = grads
+    assert_same(g, g_ref)
+    assert_same(gg, gg_ref, signed_zeros=torch.zeros_like(x, dtype=torch.bool))  # zeros of either sign
+
+
+@each_inplace_case
+def test_inplace_under_inference_mode_as_torch(case):
+    # On a normal tensor in inference mode the version counter moves, so a tensor saved for
+    # backward and then changed is caught, as torch catches it.
+    leaf = random_input((4, 5), torch.float32, "cpu").requires_grad_()
+    y = leaf * 1
+    saved_by_mul = y * y
+    version = y._version
+    with torch.inference_mode():
+        case.fused(y, inplace=True)
+    assert y._version > version
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        saved_by_mul.sum().backward()
+
+    # An inference tensor: modified in inference mode; outside it, refused before any change.
+    with torch.inference_mode():
+        t = random_input((4, 5), torch.float32, "cpu")
+        expected = case.reference(t.clone())
+        case.fused(t, inplace=True)
+        assert_same(t, expected)
+    before = t.clone()
+    with pytest.raises(RuntimeError, match="Inplace update to inference tensor outside InferenceMode"):
+        case.fused(t, inplace=True)
+    assert torch.equal(t, before)
+
+
+BAD_DTYPE_INPUTS = [
+    torch.arange(6),
+    torch.ones(3, dtype=torch.bool),
+    torch.ones(3, dtype=torch.complex64),
+    torch.ones(3).to(torch.float8_e4m3fn),  # floating, but no kernel is built for it
+    torch.ones(3).to(torch.float8_e5m2),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_DTYPE_INPUTS, ids=lambda t: str(t.dtype))
 @each_case
 def test_non_floating_input_is_a_clear_error(case, bad):
     with pytest.raises(RuntimeError, match=rf"fusedact\.{case.name}: expected input to be a floating-point tensor"):
@@ -229,3 +282,34 @@ def test_torch_opinfo_samples(name, dtype, device):
         assert_same(actual, expected)
         count += 1
     assert count > 0
+
+
+# Each float parameter of the ops whose torch twin converts it to the input's compute type.
+FLOAT_PARAMETERS = [("leaky_relu", "negative_slope"), ("elu", "alpha"), ("softplus", "beta"), ("softplus", "threshold")]
+
+
+@pytest.mark.parametrize(("op", "param"), FLOAT_PARAMETERS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("value", [1e300, -1e39, 1e5, math.inf, -math.inf, math.nan])
+def test_float_parameter_beyond_the_compute_type_as_torch(op, param, dtype, value):
+    x = torch.tensor([-0.0, 0.0, -1.0, 2.0, -100.0], dtype=dtype)
+    fused = getattr(fusedact.functional, op)
+    reference = getattr(torch.nn.functional, op)
+    try:
+        expected = reference(x, **{param: value})
+    except RuntimeError as error:
+        assert "cannot be converted to type float without overflow" in str(error)
+        with pytest.raises(RuntimeError, match=rf"fusedact\.{op}: value .* cannot be converted to type float"):
+            fused(x, **{param: value})
+        if op != "softplus":
+            with pytest.raises(RuntimeError, match=rf"fusedact\.{op}_: value .* cannot be converted"):
+                fused(x.clone(), **{param: value}, inplace=True)
+        return
+    assert_same(fused(x, **{param: value}), expected)
+
+
+@pytest.mark.parametrize("alpha", [math.nan, math.inf, -math.inf, -0.5])
+def test_elu_of_signed_zeros_whatever_alpha(alpha, target):
+    x = torch.tensor([0.0, -0.0, 1.0, -1.0], device=target)
+    assert_same(fusedact.functional.elu(x, alpha), torch.nn.functional.elu(x, alpha))
+    assert_same(fusedact.functional.selu(x), torch.nn.functional.selu(x))

@@ -190,8 +190,9 @@ def test_autocast_as_torch(name, device):
 
 @each_op
 def test_clear_errors(name):
-    with pytest.raises(RuntimeError, match=rf"fusedact\.{name}: expected input to be a floating-point tensor"):
-        _fused(name)(torch.arange(6), 0)
+    for bad in (torch.arange(6), torch.ones(6).to(torch.float8_e4m3fn)):
+        with pytest.raises(RuntimeError, match=rf"fusedact\.{name}: expected input to be a floating-point tensor"):
+            _fused(name)(bad, 0)
     with pytest.raises(IndexError, match="Dimension out of range"):
         _fused(name)(torch.ones(3, 4), 2)
     with pytest.raises(RuntimeError, match=rf"fusedact\.{name}_backward: grad_output has shape \[3\] but"):
@@ -230,3 +231,28 @@ def test_nn_modules():
     ]:
         assert repr(fused) == repr(ref)
         assert_same(fused(x), ref(x))
+
+
+SIMD_ISAS = [isa for isa in fusedact.build_info()["cpu_isas"] if isa != "default"]
+
+
+@each_op
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.skipif(len(SIMD_ISAS) < 2, reason="fewer than two SIMD instruction sets on this CPU")
+def test_identical_across_simd_instruction_sets(name, dtype):
+    """A contiguous row is summed in an order that does not depend on the vector width."""
+    before = fusedact.build_info()["cpu_isa"]
+    try:
+        for length in [*range(1, 70), 127, 128, 129, 255, 256, 1000, 4099]:
+            x = random_input((3, length), dtype, "cpu", seed=length)
+            grad = random_input(x.shape, dtype, "cpu", seed=length + 1)
+            results = []
+            for isa in SIMD_ISAS:
+                fusedact.set_cpu_isa(isa)
+                y = _fused(name)(x, -1)
+                results.append((y, getattr(torch.ops.fusedact, f"{name}_backward")(grad, y, -1)))
+            for isa, result in zip(SIMD_ISAS[1:], results[1:], strict=True):
+                for actual, expected in zip(result, results[0], strict=True):
+                    torch.testing.assert_close(actual, expected, rtol=0, atol=0, msg=f"{isa}, rows of {length}")
+    finally:
+        fusedact.set_cpu_isa(before)

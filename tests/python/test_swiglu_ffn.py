@@ -199,3 +199,16 @@ def test_clear_errors():
     for args, message in cases:
         with pytest.raises(RuntimeError, match=r"fusedact\.swiglu_ffn: " + message):
             FF.swiglu_ffn(*args)
+
+
+@pytest.mark.parametrize(("in_features", "hidden", "out"), [(0, 5, 3), (4, 0, 3), (4, 5, 0)])
+def test_zero_sized_features_as_the_composition(in_features, hidden, out):
+    x = torch.randn(2, 3, in_features, requires_grad=True)
+    w_gate, w_up, w_down = (torch.randn(s, requires_grad=True) for s in ((hidden, in_features),) * 2 + ((out, hidden),))
+    y = FF.swiglu_ffn(x, w_gate, w_up, w_down)
+    expected = F.linear(F.silu(F.linear(x, w_gate)) * F.linear(x, w_up), w_down)
+    assert_same(y, expected)
+    grads = torch.autograd.grad(y.sum(), (x, w_gate, w_up, w_down))
+    expected_grads = torch.autograd.grad(expected.sum(), (x, w_gate, w_up, w_down))
+    for g, r in zip(grads, expected_grads, strict=True):
+        assert_same(g, r)

@@ -421,9 +421,13 @@ struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
   static at::Tensor call(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
                          const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
                          const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down) {
+    if (!torch::autograd::compute_requires_grad(x, w_gate, w_up, w_down, b_gate, b_up, b_down)) {
+      // Nothing to record: the operator itself, so that a tensor subclass (DTensor) sees it whole.
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return SwigluFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
+    }
     return apply(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
   }
-
 };
 
 }  // namespace

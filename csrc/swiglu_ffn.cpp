@@ -88,7 +88,10 @@ at::Tensor SwigluFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
                                                        w.w_up.requires_grad() ||
                                                        (w.b_gate.defined() && w.b_gate.requires_grad()) ||
                                                        (w.b_up.defined() && w.b_up.requires_grad()));
-  if (recorded) {  // for double backward: out= ops are not differentiable
+  // A tensor subclass (DTensor) runs each ATen op itself and has no say in a plain buffer
+  // written through out=.
+  const bool subclass = x2d.key_set().has(c10::DispatchKey::Python);
+  if (recorded || subclass) {  // for double backward: out= ops are not differentiable
     return at::cat({project(w.w_gate, w.b_gate), project(w.w_up, w.b_up)}, -1);
   }
   at::Tensor out = at::empty_symint({x2d.sym_size(0), 2 * hidden}, x2d.options());

@@ -14,10 +14,11 @@ import os as _os
 
 import torch as _torch  # noqa: F401  (loads libtorch before libfusedact)
 
-from . import _C, _vmap, functional, nn
+from . import _C, _dtensor, _vmap, functional, nn
 from .convert import convert
 
 _vmap.register()
+_dtensor.install()
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,8 @@
 """Batching rules: ``torch.vmap`` over a fusedact operator runs the operator once on the whole
 batch, not torch's per-example fallback loop (which warns "There is a performance drop").
 
-One rule per family of operators, chosen from the operator's schema, so a new operator of a
-family needs nothing here:
+One rule per family of operators (_families.py), so a new operator of a family needs
+nothing here:
   - element-wise operators (the activations, their backward and in-place forms, the GLU pair
     form): the batch dim is just another dim of every tensor;
   - operators along a ``dim`` (softmax, log_softmax, the split GLU forms): the batch dim goes
@@ -18,9 +18,9 @@ import math
 import torch
 from torch import Tensor
 
-__all__: list[str] = []
+from ._families import family, operators
 
-_CHANNEL_PARAMS = ("weight", "beta")  # the tensor parameters of the per-channel operators
+__all__: list[str] = []
 
 
 def _front(t: Tensor, bdim: int | None, batch_size: int) -> Tensor:
@@ -165,25 +165,19 @@ def _with_errors_of_one_example(op, rule):
 
 
 def _rule_for(name: str, op):
-    schema = op._schema
-    args = [a.name for a in schema.arguments]
-    if name == "swiglu_ffn":
+    f = family(name, op)
+    if f.kind == "swiglu_ffn":
         return _swiglu_ffn(op)
-    if schema.is_mutable:
+    if f.kind == "inplace":
         return _inplace(op)
-    if "dim" in args:
-        return _along_dim(op, args.index("dim"))
-    params = [a for a in args if a in _CHANNEL_PARAMS and str(schema.arguments[args.index(a)].type) == "Tensor"]
-    if params:
-        return _per_channel(op, args.index(params[0]), name.endswith(f"_{params[0]}_backward"))
+    if f.kind == "along_dim":
+        return _along_dim(op, f.index)
+    if f.kind == "per_channel":
+        return _per_channel(op, f.index, f.param_gradient)
     return _elementwise(op)
 
 
 def register() -> None:
     """Registers a batching rule for every fusedact operator."""
-    for qualified in torch._C._dispatch_get_all_op_names():
-        namespace, _, name = qualified.partition("::")
-        if namespace != "fusedact":
-            continue
-        op = getattr(torch.ops.fusedact, name).default
+    for name, op in operators():
         torch.library.register_vmap(op, _with_errors_of_one_example(op, _rule_for(name, op)))

@@ -115,7 +115,7 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.10",
     install_requires=[TORCH_REQUIREMENT],
-    extras_require={"test": ["pytest", "numpy", "expecttest", "transformers"], "plot": ["matplotlib"]},
+    extras_require={"test": ["pytest", "numpy", "expecttest", "hypothesis", "transformers"], "plot": ["matplotlib"]},
     package_dir={"": "python"},
     packages=["fusedact"],
     ext_modules=[CMakeExtension("fusedact._C")],

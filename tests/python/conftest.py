@@ -1,8 +1,10 @@
 """Shared fixtures: the devices to test on (CUDA tests skip only when there is no GPU) and
-the CPU instruction sets fusedact was built with."""
+the CPU instruction sets fusedact was built with; the hypothesis profiles of the
+property-based tests."""
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 import fusedact
 
@@ -46,3 +48,11 @@ def target(request):
     fusedact.set_cpu_isa(request.param.split("-", 1)[1])
     yield "cpu"
     fusedact.set_cpu_isa(before)
+
+
+# Property-based tests (test_properties.py): by default a fixed number of examples from a fixed
+# seed, so that a run is repeatable and its time bounded; --hypothesis-profile=long explores.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=_QUIET)
+settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile("ci")

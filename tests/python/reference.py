@@ -348,3 +348,23 @@ def assert_same(actual: torch.Tensor, expected: torch.Tensor, signed_zeros=None,
     assert not mismatch.any(), f"signed zeros differ at {mismatch.nonzero().flatten().tolist()}"
     inf = e.isinf()
     assert torch.equal(a[inf], e[inf]), f"infinities differ: {a[inf].tolist()} vs {e[inf].tolist()}"
+
+
+def assert_gate_grad_close(actual, expected, grad_times_up, signed_zeros=None):
+    """A product f(gate) * m, f computed within tolerance: its rounding error scales with |m|,
+    so it is compared as f is (for |m| at most 1). The gate's gradient is act's backward
+    applied to grad * up (m = grad * up); a GLU's output is act(gate) * up (m = up)."""
+    scale = grad_times_up.double().abs().nan_to_num(nan=1.0, posinf=1.0).clamp(min=1.0)
+    assert actual.dtype == expected.dtype
+    rtol, atol = DEFAULT_TOLERANCES[actual.dtype]
+    assert_same(actual.double() / scale, expected.double() / scale, signed_zeros, rtol=rtol, atol=atol)
+
+
+def softmax_reference(name, x, dim):
+    """torch's result. torch's CPU log_softmax of float16 / bfloat16 rows along the last dim is
+    off by up to a few units in the last place (its arithmetic is partly in 16 bits); its CUDA
+    kernel, and fusedact, compute in float32 and round once: there, torch's float32 answer
+    rounded once."""
+    if name == "log_softmax" and x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):
+        return getattr(F, name)(x.float(), dim).to(x.dtype)
+    return getattr(F, name)(x, dim)

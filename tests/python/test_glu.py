@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import fusedact
-from reference import DEFAULT_TOLERANCES, FLOAT_DTYPES, GLU, assert_same, extreme_values, random_input
+from reference import FLOAT_DTYPES, GLU, assert_gate_grad_close, assert_same, extreme_values, random_input
 
 each_case = pytest.mark.parametrize("case", GLU, ids=str)
 
@@ -38,15 +38,6 @@ def _reference_grads(case, inputs, grad, split_dim=None):
     return case.reference_split(x, split_dim), torch.cat(case.reference_grads(*halves, grad), split_dim), signed
 
 
-def _assert_gate_grad_close(actual, expected, grad_times_up, signed_zeros):
-    """The gate's gradient is act's backward applied to grad * up, so its rounding error scales
-    with |grad * up|: compared as act's backward is for a gradient of magnitude at most 1."""
-    scale = grad_times_up.double().abs().nan_to_num(nan=1.0, posinf=1.0).clamp(min=1.0)
-    assert actual.dtype == expected.dtype
-    rtol, atol = DEFAULT_TOLERANCES[actual.dtype]
-    assert_same(actual.double() / scale, expected.double() / scale, signed_zeros, rtol=rtol, atol=atol)
-
-
 def _extreme_pair(dtype, device):
     """Every extreme value as the gate against every extreme value as up."""
     values = torch.tensor(extreme_values(dtype), dtype=torch.float64)
@@ -66,7 +57,7 @@ def test_pair_form_matches_reference(case, dtype, target):
         out, grad_gate, grad_up = _grads(case.fused, (gate, up), grad)
         ref_out, ref_grad_gate, ref_grad_up, signed = _reference_grads(case, (gate, up), grad)
         assert_same(out, ref_out)
-        _assert_gate_grad_close(grad_gate, ref_grad_gate, grad.double() * up.double(), signed)
+        assert_gate_grad_close(grad_gate, ref_grad_gate, grad.double() * up.double(), signed)
         assert_same(grad_up, ref_grad_up)
 
 
@@ -82,7 +73,7 @@ def test_split_form_matches_reference(case, dtype, dim, target):
     ref_out, ref_grad_x, signed = _reference_grads(case, (x,), grad, split_dim=dim)
     assert_same(out, ref_out)
     assert grad_x.shape == x.shape  # one buffer holds both halves' gradients
-    _assert_gate_grad_close(grad_x, ref_grad_x, _gate_scale(grad, x, dim), signed)
+    assert_gate_grad_close(grad_x, ref_grad_x, _gate_scale(grad, x, dim), signed)
 
 
 def _gate_scale(grad, x, dim):
@@ -113,7 +104,7 @@ def test_split_form_layouts(case, layout, dim, device):
     leaf = x.detach().clone().requires_grad_()
     (g,) = torch.autograd.grad(case.fused(leaf, dim=dim), leaf, grad)
     _, ref_grad_x, signed = _reference_grads(case, (x,), grad, split_dim=dim)
-    _assert_gate_grad_close(g, ref_grad_x, _gate_scale(grad, x, dim), signed)
+    assert_gate_grad_close(g, ref_grad_x, _gate_scale(grad, x, dim), signed)
 
 
 @each_case

@@ -131,7 +131,7 @@ def _scalar_path_at_nan(case, x, grad):
     return expected
 
 
-_ELU_NAN_GRAD = {("cpu", dtype): _scalar_path_at_nan for dtype in (torch.float32, torch.float64)}
+_ELU_NAN_GRAD = {("cpu", dtype): _scalar_path_at_nan for dtype in FLOAT_DTYPES}
 
 
 def _sigmoid_grad_in_float(case, x, grad):

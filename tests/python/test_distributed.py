@@ -2,6 +2,7 @@
 operator family keeps its inputs' sharding and gives torch's values and gradients), FSDP2
 (fully_shard) and DDP, each training the same model as torch.nn to the same gradients."""
 
+import os
 import tempfile
 
 import pytest
@@ -26,10 +27,13 @@ def _spawn(check):
 
 def _worker(rank, init_method, check):
     dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=WORLD)
-    try:
-        check(rank)
-    finally:
-        dist.destroy_process_group()
+    check(rank)  # a failure ends this process, and spawn the others
+    # Leave together, and without the interpreter's teardown: a process that held a gloo group
+    # aborts at exit now and then ("terminate called without an active exception"; torch
+    # alone does it too), which would fail a test whose checks all passed.
+    dist.barrier()
+    dist.destroy_process_group()
+    os._exit(0)
 
 
 # ---- DTensor ----------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
 
   static Math make(P... params) { return {Op::Activation::make(params...)}; }
   // make, with the parameters checked against the dtype they will run in.
-  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
-    check_params_fit(op.c_str(), dtype, params...);
+  static Math math(const char* op, at::ScalarType dtype, P... params) {
+    check_params_fit(op, dtype, params...);
     return make(params...);
   }
 
@@ -88,7 +88,7 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     check_backward_args(backward_name<Op>(), grad, gate);
     at::Tensor grad_gate = at::empty_like(gate), grad_up = at::empty_like(up);
     auto iter = pointwise_iter({grad_gate, grad_up}, {grad, gate, up});
-    Backend::run(iter, GatedBackwardFn<Math>{math(backward_name<Op>(), gate.scalar_type(), params...)});
+    Backend::run(iter, GatedBackwardFn<Math>{math(backward_name<Op>().c_str(), gate.scalar_type(), params...)});
     return {grad_gate, grad_up};
   }
 
@@ -97,7 +97,7 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     const auto [gate, up] = halves(split_name<Op>(), self, dim);
     at::Tensor out = at::empty_like(gate);
     auto iter = pointwise_iter({out}, {gate, up});
-    Backend::run(iter, BinaryForwardFn<Math>{math(split_name<Op>(), self.scalar_type(), params...)});
+    Backend::run(iter, BinaryForwardFn<Math>{math(split_name<Op>().c_str(), self.scalar_type(), params...)});
     return out;
   }
 
@@ -109,7 +109,7 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
     at::Tensor grad_self = at::empty_like(self);
     const auto [grad_gate, grad_up] = halves(split_backward_name<Op>(), grad_self, dim);
     auto iter = pointwise_iter({grad_gate, grad_up}, {grad, gate, up});
-    Backend::run(iter, GatedBackwardFn<Math>{math(split_backward_name<Op>(), self.scalar_type(), params...)});
+    Backend::run(iter, GatedBackwardFn<Math>{math(split_backward_name<Op>().c_str(), self.scalar_type(), params...)});
     return grad_self;
   }
 
@@ -123,16 +123,16 @@ struct Gated<Op, c10::guts::typelist::typelist<P...>> {
                                                           const at::Tensor& up, P... params) {
     check_pair(backward_name<Op>(), gate, up);
     check_backward_args(backward_name<Op>(), grad, gate);
-    (void)math(backward_name<Op>(), gate.scalar_type(), params...);
+    (void)math(backward_name<Op>().c_str(), gate.scalar_type(), params...);
     return {at::empty_like(gate), at::empty_like(up)};
   }
   static at::Tensor split_meta(const at::Tensor& self, int64_t dim, P... params) {
-    (void)math(split_name<Op>(), self.scalar_type(), params...);
+    (void)math(split_name<Op>().c_str(), self.scalar_type(), params...);
     return at::empty_like(std::get<0>(halves(split_name<Op>(), self, dim)));
   }
   static at::Tensor split_backward_meta(const at::Tensor& grad, const at::Tensor& self, int64_t dim, P... params) {
     check_backward_args(split_backward_name<Op>(), grad, std::get<0>(halves(split_backward_name<Op>(), self, dim)));
-    (void)math(split_backward_name<Op>(), self.scalar_type(), params...);
+    (void)math(split_backward_name<Op>().c_str(), self.scalar_type(), params...);
     return at::empty_like(self);
   }
 };

@@ -14,7 +14,6 @@
 
 #include <cmath>
 #include <limits>
-#include <type_traits>
 
 namespace fusedact {
 
@@ -96,8 +95,8 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
   }
 
   // The math struct for the schema arguments, checked against the dtype they will run in.
-  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
-    check_params_fit(op.c_str(), dtype, params...);
+  static Math math(const char* op, at::ScalarType dtype, P... params) {
+    check_params_fit(op, dtype, params...);
     return Op::make(params...);
   }
 
@@ -114,7 +113,7 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
   template <class Backend>
   static void forward_(at::Tensor& self, P... params) {
     check_floating(inplace_name<Op>().c_str(), "input", self);
-    auto fn = ForwardFn<Math>{math(inplace_name<Op>(), self.scalar_type(), params...)};
+    auto fn = ForwardFn<Math>{math(inplace_name<Op>().c_str(), self.scalar_type(), params...)};
     auto iter = pointwise_iter({self}, {self});
     Backend::run(iter, fn);
   }
@@ -122,7 +121,7 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
   template <class Backend>
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
     check_backward_args(backward_name<Op>(), grad, saved);
-    auto fn = BackwardFn<Math>{math(backward_name<Op>(), saved.scalar_type(), params...)};
+    auto fn = BackwardFn<Math>{math(backward_name<Op>().c_str(), saved.scalar_type(), params...)};
     at::Tensor grad_input = at::empty_like(saved);
     auto iter = pointwise_iter({grad_input}, {grad, saved});
     Backend::run(iter, fn);
@@ -138,11 +137,11 @@ struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
   }
   static void forward_meta_(at::Tensor& self, P... params) {
     check_floating(inplace_name<Op>().c_str(), "input", self);
-    (void)math(inplace_name<Op>(), self.scalar_type(), params...);
+    (void)math(inplace_name<Op>().c_str(), self.scalar_type(), params...);
   }
   static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& saved, P... params) {
     check_backward_args(backward_name<Op>(), grad, saved);
-    (void)math(backward_name<Op>(), saved.scalar_type(), params...);
+    (void)math(backward_name<Op>().c_str(), saved.scalar_type(), params...);
     return at::empty_like(saved);
   }
 };

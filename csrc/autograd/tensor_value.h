@@ -4,6 +4,8 @@
 // A TensorValue is either a tensor or a constant; constants fold until they meet a tensor.
 #pragma once
 
+#include "fusedact/math.h"
+
 #include <ATen/ATen.h>
 
 #include <optional>
@@ -87,7 +89,9 @@ struct TensorValue {
     return a.tensor ? TensorValue(at::log1p(*a.tensor)) : TensorValue(std::log1p(a.constant));
   }
   FUSEDACT_TENSOR_UNARY(tanh)
-  FUSEDACT_TENSOR_UNARY(erf)
+  friend TensorValue normal_cdf(const TensorValue& a) {
+    return a.tensor ? TensorValue((at::erf(*a.tensor * math::kSqrt1_2) + 1) * 0.5) : TensorValue(math::normal_cdf(a.constant));
+  }
 #undef FUSEDACT_TENSOR_UNARY
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "cpu/isa.h"
+#include "fusedact/math.h"
 
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
@@ -24,26 +25,52 @@ struct Mask {
   friend Mask operator|(const Mask& a, const Mask& b) { return {a.bits | b.bits}; }
 };
 
-// erf of float lanes as x P(x^2) / Q(x^2), x clamped to [-4, 4] (beyond it erf rounds to +-1
-// in float), the result clamped to [-1, 1]. P and Q (degree 5 each) are a least-squares fit of
-// erf(x) / x on [0, 4] in relative error (3.8e-8), which float evaluation brings to at most
-// 5 ulp (3.2e-7 absolute) near +-1 and under 1 ulp on average. ATen's Vectorized<float>::erf
-// spends a Sleef exp per lane on the same job; this is about twice as fast, and it is what
-// gelu's speed on the CPU rests on. The clamps keep NaN (and take +-inf to +-1).
-inline at::vec::Vectorized<float> fast_erf(const at::vec::Vectorized<float>& x) {
+// a where x < bound, else b, for float lanes: one compare and one blend on the SIMD sets, where
+// ATen's comparison and blendv take four instructions.
+C10_ALWAYS_INLINE at::vec::Vectorized<float> select_below(const at::vec::Vectorized<float>& x, float bound,
+                                                          const at::vec::Vectorized<float>& a,
+                                                          const at::vec::Vectorized<float>& b) {
+#if defined(CPU_CAPABILITY_AVX512)
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(bound), _CMP_LT_OQ), b, a);
+#elif defined(CPU_CAPABILITY_AVX2)
+  return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_set1_ps(bound), _CMP_LT_OQ));
+#else
+  return at::vec::Vectorized<float>::blendv(b, a, x < at::vec::Vectorized<float>(bound));
+#endif
+}
+
+// The standard normal CDF Phi(x) of float lanes, which gelu rests on, in two pieces:
+//  - from -4.497 on, 1/2 + x P(x^2) / Q(x^2), x clamped above at 4 sqrt 2 (beyond it Phi rounds
+//    to 1 in float), the result at 1. P and Q (degree 5 each) are a least-squares fit of
+//    erf(x) / x on [0, 4] in relative error (3.8e-8), rescaled to Phi; float evaluation brings
+//    the result to within 3e-7 of Phi, and under 6e-8 on average.
+//  - below -4.497, where Phi(x) < 3.4e-6 and the rational's absolute error would be most of it,
+//    max(0, T(max(x, -6) + 6)) with T of degree 6, fitted to Phi(x) + 5e-10 on [-6, -4.497] in
+//    absolute error (2.7e-9) and T(0) = -5e-10: 0 below -6, where Phi(x) < 1e-9 and
+//    1 + erf(x / sqrt 2) is 0 in float too.
+// In the tail that is 2.7e-9 absolute, where 1 + erf(x / sqrt 2) (ATen's form) keeps erf's error
+// near -1 (gelu's error there was twice torch's with the rational alone); and no exp: gelu
+// costs less than with ATen's Sleef erf. -inf gives 0, +inf 1, NaN passes.
+inline at::vec::Vectorized<float> fast_normal_cdf(const at::vec::Vectorized<float>& x) {
   using V = at::vec::Vectorized<float>;
-  static constexpr float kP[] = {1.1283791065216064f,   0.19103741645812988f,   0.052784424275159836f,
-                                 0.0037810257636010647f, 0.0002831493620760739f, 2.016651933445246e-06f};
-  static constexpr float kQ[] = {1.0f,                   0.5026353597640991f,    0.11432679742574692f,
-                                 0.014999976381659508f,  0.001162518747150898f,  3.765800647670403e-05f};
-  const V clamped = at::vec::clamp(x, V(-4.0f), V(4.0f));
+  static constexpr float kP[] = {0.3989422619342804f, 0.03377096354961395f, 0.004665527958422899f, 0.0001670993078732863f, 6.256776032387279e-06f, 2.2281067657559106e-08f};
+  static constexpr float kQ[] = {1.0f, 0.25131767988204956f, 0.02858169935643673f, 0.0018749970477074385f, 7.265742169693112e-05f, 1.176812702397001e-06f};
+  static constexpr float kTail[] = {-4.999999858590343e-10f, -5.592952589950073e-08f, 9.609804010324297e-07f,
+                                    -3.911496150976745e-06f, 7.112806997611187e-06f,   -5.791074272565311e-06f,
+                                    1.9741146388696507e-06f};
+  static constexpr float kTailStart = -6.0f, kTailEnd = -4.497f, kOneAt = 5.656854152679443f;
+  const V u = at::vec::clamp_min(x, V(kTailStart)) - V(kTailStart);
+  V tail(kTail[6]);
+  for (int k = 5; k >= 0; --k) tail = at::vec::fmadd(tail, u, V(kTail[k]));
+  const V clamped = at::vec::clamp_max(x, V(kOneAt));
   const V t = clamped * clamped;
   V p(kP[5]), q(kQ[5]);
   for (int k = 4; k >= 0; --k) {
     p = at::vec::fmadd(p, t, V(kP[k]));
     q = at::vec::fmadd(q, t, V(kQ[k]));
   }
-  return at::vec::clamp(clamped * p / q, V(-1.0f), V(1.0f));
+  const V central = at::vec::clamp_max(at::vec::fmadd(clamped, p / q, V(0.5f)), V(1.0f));
+  return select_below(x, kTailEnd, at::vec::clamp_min(tail, V(0.0f)), central);
 }
 
 // expm1 of float lanes from exp. ATen calls Sleef's, whose AVX-512 form (like its log1p's and
@@ -147,7 +174,9 @@ struct Vec {
     return float_form(a, log1p_unit_series, [](const auto& v) { return v.log1p(); });
   }
   friend Vec tanh(const Vec& a) { return float_form(a, tanh_from_exp, [](const auto& v) { return v.tanh(); }); }
-  friend Vec erf(const Vec& a) { return float_form(a, fast_erf, [](const auto& v) { return v.erf(); }); }
+  friend Vec normal_cdf(const Vec& a) {
+    return float_form(a, fast_normal_cdf, [](const auto& v) { return Native(0.5) * (Native(1) + (v * Native(math::kSqrt1_2)).erf()); });
+  }
 };
 
 // Streaming (non-temporal) stores: a whole vector written to memory past the caches, to an

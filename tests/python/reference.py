@@ -111,9 +111,17 @@ def _onednn_gelu(x, result):
     """torch's float32 / bfloat16 CPU gelu runs oneDNN's gelu_erf, which returns NaN at +inf,
     overflows to inf above half the float32 maximum (it forms 2x), and (on some CPUs) gives
     +0.0 where the negative result underflows; torch's float64, float16 and CUDA paths give
-    +inf, the input itself (x * Phi(x) with Phi = 1) and -0.0."""
+    +inf, the input itself (x * Phi(x) with Phi = 1) and -0.0. And its left tail (below)."""
     positive_zero = (result == 0) & ~result.signbit()
-    return (x == math.inf) | (x > torch.finfo(torch.float32).max / 2) | (x.signbit() & positive_zero)
+    oneDNN = (x == math.inf) | (x > torch.finfo(torch.float32).max / 2) | (x.signbit() & positive_zero)
+    return oneDNN | _gelu_left_tail(x)
+
+
+def _gelu_left_tail(x):
+    """Below -4.5, torch's float32 gelu, x (1 + erf(x / sqrt 2)) / 2, keeps erf's absolute error
+    near -1 (up to 4e-7, most of gelu's value there) and rounds to 0 from about -5.5, where the
+    result is still a normal float; fusedact's normal CDF is within 3e-9 there and 0 below -6."""
+    return (x >= -6) & (x < -4.5)
 
 
 _ONEDNN_GELU = {("cpu", torch.float32): _onednn_gelu, ("cpu", torch.bfloat16): _onednn_gelu}
@@ -229,7 +237,8 @@ class GluCase:
     def fused(self, *args, **extra):
         return getattr(FF, self.op)(*args, **self.kwargs, **extra)
 
-    def _act(self):
+    def act_case(self):
+        """The POINTWISE row of its activation."""
         (act,) = [c for c in POINTWISE if c.id == self.act]
         return act
 
@@ -237,7 +246,7 @@ class GluCase:
         """torch's act(gate) * up, its activation as the POINTWISE row's reference (torch's
         forward artifacts replaced); in float32 for 16-bit inputs, rounded once."""
         dtype = gate.dtype
-        return (self._act().reference(_opmath(gate)) * _opmath(up)).to(dtype)
+        return (self.act_case().reference(_opmath(gate)) * _opmath(up)).to(dtype)
 
     def reference_split(self, x, dim=-1):
         return self.reference_pair(*x.chunk(2, dim))
@@ -249,8 +258,8 @@ class GluCase:
         dtype = dtype or gate.dtype
         gate, up, grad = _opmath(gate), _opmath(up), _opmath(grad)
         leaf = gate.detach().requires_grad_()
-        (grad_gate,) = torch.autograd.grad(self._act().torch(leaf), leaf, grad * up)
-        return grad_gate.to(dtype), (grad * self._act().reference(gate)).to(dtype)
+        (grad_gate,) = torch.autograd.grad(self.act_case().torch(leaf), leaf, grad * up)
+        return grad_gate.to(dtype), (grad * self.act_case().reference(gate)).to(dtype)
 
     def exact_zero_gate_grad(self, gate, up, grad):
         """Where the gate's gradient is exactly zero in float64: there its sign is meant (act's

@@ -90,9 +90,17 @@ def test_glu_pair_and_split_match_torch(data, case):
     assert_same(grad_up, expected_grad_up)
     # Where the gate's gradient is a zero in float64 too, its sign is meant: float64's sign,
     # which torch's float32 gelu backward loses below about -6 (it cancels to +0.0).
+    # Not where the activation's derivative underflows in gate's dtype: there the sign is lost.
     exact = case.reference_grads(gate.double(), up.double(), grad.double())[0]
-    signed = (exact == 0) & (expected_grad_gate == 0)
+    slope = grad_of(case.act_case().torch, gate.double(), torch.ones_like(gate, dtype=torch.float64))
+    kept = (slope == 0) | (slope.to(gate.dtype) != 0)
+    signed = (exact == 0) & (expected_grad_gate == 0) & kept
     expected_grad_gate = torch.where(signed, exact.to(gate.dtype), expected_grad_gate)
+    if case.act in ("gelu", "gelu_tanh"):
+        # In the left tail the same cancellation leaves torch's vector loop 0 for a derivative of
+        # -1e-6 to -1e-10: times an infinite up, NaN where float64 (and fusedact) have an infinity.
+        cancelled = expected_grad_gate.isnan() & ~exact.isnan() & (gate < 0) & (slope.to(gate.dtype) != 0)
+        expected_grad_gate = torch.where(cancelled, exact.to(gate.dtype), expected_grad_gate)
     assert_gate_grad_close(grad_gate, expected_grad_gate, grad.double() * up.double(), signed)
 
     if gate.dim() > 0:

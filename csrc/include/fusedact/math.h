@@ -11,7 +11,7 @@
 //   - differentiable ATen tensor ops for double backward (csrc/autograd/tensor_value.h).
 // A formula may only use what every value type provides: + - * /, unary -, the
 // comparisons (giving a mask), select(mask, a, b), V(constant) and the functions
-// declared below (exp, exp_nonpositive, expm1, log, log1p_unit, tanh, erf). No data-dependent
+// declared below (exp, exp_nonpositive, expm1, log, log1p_unit, tanh, normal_cdf). No data-dependent
 // `if`.
 //
 // Formulas follow the operation order of ATen's kernels, so that overflow, NaN and
@@ -29,6 +29,13 @@
 
 namespace fusedact::math {
 
+// ---- constants -----------------------------------------------------------------------
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;        // 1/sqrt(2)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;    // sqrt(2/pi)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;     // 1/sqrt(2*pi)
+constexpr double kGeluKappa = 0.044715;  // tanh approximation, Hendrycks & Gimpel 2016
+
 // ---- scalar primitives (float and double, host and device) -------------------------
 
 FUSEDACT_MATH float exp(float x) { return ::expf(x); }
@@ -39,8 +46,19 @@ FUSEDACT_MATH float log(float x) { return ::logf(x); }
 FUSEDACT_MATH double log(double x) { return ::log(x); }
 FUSEDACT_MATH float tanh(float x) { return ::tanhf(x); }
 FUSEDACT_MATH double tanh(double x) { return ::tanh(x); }
-FUSEDACT_MATH float erf(float x) { return ::erff(x); }
-FUSEDACT_MATH double erf(double x) { return ::erf(x); }
+
+// Phi(x), the standard normal CDF. In float, erfc(-x / sqrt 2) / 2, which keeps its accuracy in
+// the left tail, where (1 + erf(x / sqrt 2)) / 2 keeps erf's absolute error near -1 (torch's
+// float gelu has 4e-7 of it, most of gelu's value below -4.5); 0 below -6, where Phi < 1e-9 and
+// 1 + erf is 0 in float too. In double, torch's (1 + erf(x / sqrt 2)) / 2, whose error is 1e-16.
+FUSEDACT_MATH float normal_cdf(float x) {
+#ifdef __CUDA_ARCH__
+  return x < -6.0f ? 0.0f : ::normcdff(x);
+#else
+  return x < -6.0f ? 0.0f : 0.5f * ::erfcf(x * static_cast<float>(-kSqrt1_2));
+#endif
+}
+FUSEDACT_MATH double normal_cdf(double x) { return 0.5 * (1.0 + ::erf(x * kSqrt1_2)); }
 
 // e^x for x <= 0 or NaN: a value type may implement it faster than exp (the CPU vectors do).
 FUSEDACT_MATH float exp_nonpositive(float x) { return ::expf(x); }
@@ -55,13 +73,6 @@ template <class T>
 FUSEDACT_MATH T select(bool mask, T a, T b) {
   return mask ? a : b;
 }
-
-// ---- constants -----------------------------------------------------------------------
-
-constexpr double kSqrt1_2 = 0.70710678118654752440;        // 1/sqrt(2)
-constexpr double kSqrt2OverPi = 0.79788456080286535588;    // sqrt(2/pi)
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;     // 1/sqrt(2*pi)
-constexpr double kGeluKappa = 0.044715;  // tanh approximation, Hendrycks & Gimpel 2016
 
 // Whether backward needs the op's input or can work from its output alone; the
 // output form saves memory and is what makes in-place variants possible.
@@ -203,7 +214,7 @@ struct Mish {
   }
 };
 
-// gelu(x) = x * Phi(x), exactly (erf) or with the tanh approximation
+// gelu(x) = x * Phi(x), exactly (the normal CDF) or with the tanh approximation
 //   0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 struct Gelu {
   static constexpr Saves kSaves = Saves::Input;
@@ -215,7 +226,7 @@ struct Gelu {
       V inner = V(kSqrt2OverPi) * (x + V(kGeluKappa) * (x * x * x));
       return V(0.5) * x * (V(1) + tanh(inner));
     }
-    return x * V(0.5) * (V(1) + erf(x * V(kSqrt1_2)));
+    return x * normal_cdf(x);
   }
 
   template <class V>
@@ -231,7 +242,7 @@ struct Gelu {
       V inner_derivative = V(kSqrt2OverPi) * (V(1) + V(3 * kGeluKappa) * x_sq);
       return grad * (left_derivative + left * right_derivative * inner_derivative);
     }
-    V cdf = V(0.5) * (V(1) + erf(x * V(kSqrt1_2)));
+    V cdf = normal_cdf(x);
     V pdf = V(kInvSqrt2Pi) * exp_nonpositive(V(-0.5) * (x * x));
     return grad * (cdf + x * pdf);
   }

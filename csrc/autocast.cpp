@@ -3,7 +3,13 @@
 // torch's autocast leaves them alone, as it leaves every activation, and so does ours.
 // swiglu_ffn is three linear layers around swiglu: torch's autocast runs linear in its lower
 // precision (float16 / bfloat16) on CUDA and on the CPU, so swiglu_ffn's inputs are cast to it.
-// Registers softmax and log_softmax at AutocastCUDA, swiglu_ffn at AutocastCUDA and AutocastCPU.
+// prelu is on torch's lower-precision list on both devices (nn.PReLU under AMP runs in
+// float16 / bfloat16), and so are fusedact's channel-parameter ops, prelu and swish with a
+// tensor beta: input and parameter are cast to it, the parameter's gradient comes back in its
+// own dtype through the cast.
+// Registers softmax and log_softmax at AutocastCUDA; swiglu_ffn, prelu and swish_tensor at
+// AutocastCUDA and AutocastCPU.
+#include "channel_param.h"
 #include "softmax.h"
 #include "swiglu_ffn.h"
 
@@ -30,15 +36,30 @@ at::Tensor swiglu_ffn_in_lower_precision(const at::Tensor& x, const at::Tensor& 
                               cast(b_down));
 }
 
+template <class Op, c10::DeviceType kDevice>
+at::Tensor channel_param_in_lower_precision(const at::Tensor& self, const at::Tensor& param) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
+  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
+  return ChannelParam<Op>::forward_op().call(at::autocast::cached_cast(dtype, self, kDevice),
+                                             at::autocast::cached_cast(dtype, param, kDevice));
+}
+
+template <c10::DeviceType kDevice>
+void register_lower_precision(torch::Library& m) {
+  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<kDevice>);
+  for_each_type(ChannelParamOps{}, [&](auto op) {
+    using Op = decltype(op);
+    m.impl(Op::kName, &channel_param_in_lower_precision<Op, kDevice>);
+  });
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fusedact, AutocastCUDA, m) {
   for_each_type(SoftmaxOps{}, [&](auto op) { m.impl(decltype(op)::kName, &softmax_in_float32<decltype(op)>); });
-  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<c10::DeviceType::CUDA>);
+  register_lower_precision<c10::DeviceType::CUDA>(m);
 }
 
-TORCH_LIBRARY_IMPL(fusedact, AutocastCPU, m) {
-  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<c10::DeviceType::CPU>);
-}
+TORCH_LIBRARY_IMPL(fusedact, AutocastCPU, m) { register_lower_precision<c10::DeviceType::CPU>(m); }
 
 }  // namespace fusedact

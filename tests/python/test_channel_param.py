@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import fusedact
-from reference import CHANNEL_PARAM, FLOAT_DTYPES, assert_same, extreme_input, random_input
+from reference import CHANNEL_PARAM, FLOAT_DTYPES, assert_same, extreme_input, grad_of, random_input
 
 each_case = pytest.mark.parametrize("case", CHANNEL_PARAM, ids=str)
 
@@ -142,3 +142,27 @@ def test_swish_accepts_a_float_or_a_tensor_under_torchscript():
     for module in (fusedact.nn.Swish(beta=0.7), fusedact.nn.Swish(beta=0.7, learnable=True)):
         scripted = torch.jit.script(module)
         assert_same(scripted(x), module(x))
+
+
+@each_case
+def test_autocast_runs_in_lower_precision_as_torch_prelu(case, device):
+    """torch's autocast runs prelu in float16 / bfloat16 (its lower-precision list, CPU and
+    CUDA); so do both channel-parameter ops: the input and the float32 parameter (a module's)
+    are cast, the parameter's gradient comes back in float32."""
+    half = torch.bfloat16 if device == "cpu" else torch.float16
+    x = random_input((4, 6, 5), torch.float32, device)
+    param = case.param(x)
+    for inputs in (x, x.to(half)):
+        leaf = param.detach().clone().requires_grad_()
+        with torch.autocast(device, dtype=half):
+            out = case.fused(inputs, leaf)
+            if case.op == "prelu":
+                assert torch.nn.functional.prelu(inputs, param).dtype == half
+        assert out.dtype == half
+        assert_same(out, case.torch(inputs.to(half), param.to(half)))
+        grad = torch.randn_like(out)
+        (param_grad,) = torch.autograd.grad(out, leaf, grad)
+        assert param_grad.dtype == torch.float32
+        # The sum over the half-precision products, in float64 (torch's own sums in 16 bits).
+        exact = grad_of(lambda p, inputs=inputs: case.torch(inputs.to(half).double(), p), param.to(half).double(), grad.double())
+        assert_same(param_grad.to(half), exact.to(half))

@@ -4,9 +4,13 @@ property-based tests."""
 
 import pytest
 import torch
-from hypothesis import HealthCheck, settings
 
 import fusedact
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # an image without the test extras (scripts/gpu_check.sh then leaves out test_properties.py)
+    settings = None
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -52,7 +56,8 @@ def target(request):
 
 # Property-based tests (test_properties.py): by default a fixed number of examples from a fixed
 # seed, so that a run is repeatable and its time bounded; --hypothesis-profile=long explores.
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
-settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=_QUIET)
-settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_QUIET)
-settings.load_profile("ci")
+if settings is not None:
+    _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=_QUIET)
+    settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_QUIET)
+    settings.load_profile("ci")

@@ -11,7 +11,8 @@
 #
 # Environment: PYTHON (default python3, with torch, pytest, cmake and ninja), MAX_JOBS,
 # BENCH_SIZES (default 64M), BENCH_DTYPES (default float32,bfloat16), SKIP (space-separated
-# steps to leave out: build tests memcheck racecheck bench).
+# steps to leave out: build tests memcheck racecheck bench), FUSEDACT_COMMIT (the commit to name
+# in the summary where the tree has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -98,7 +99,7 @@ torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
     echo
     echo "torch $torch_version, CUDA $("$PYTHON" -c 'import torch; print(torch.version.cuda)'), sm_${arch/./},"
     echo "driver $(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)."
-    echo "Command: \`scripts/gpu_check.sh\` (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))."
+    echo "Command: \`scripts/gpu_check.sh\` (commit ${FUSEDACT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)})."
     echo
     echo "| step | result | seconds |"
     echo "|---|---|---|"

@@ -65,11 +65,20 @@ at::Tensor geglu(const at::Tensor& input, int64_t dim, c10::string_view approxim
 at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up) { return Gated<RegluOp>::forward_op().call(gate, up); }
 at::Tensor reglu(const at::Tensor& input, int64_t dim) { return Gated<RegluOp>::split_op().call(input, dim); }
 
+// An explicit dtype is the caller's: CUDA autocast (which runs softmax in float32) leaves it
+// alone, as torch's does.
+template <class Op>
+at::Tensor softmax_in(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
+  if (!dtype) return Softmax<Op>::forward_op().call(input, dim);
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
+  return Softmax<Op>::forward_op().call(input.to(*dtype), dim);
+}
+
 at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  return Softmax<SoftmaxOp<false>>::forward_op().call(dtype ? input.to(*dtype) : input, dim);
+  return softmax_in<SoftmaxOp<false>>(input, dim, dtype);
 }
 at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  return Softmax<SoftmaxOp<true>>::forward_op().call(dtype ? input.to(*dtype) : input, dim);
+  return softmax_in<SoftmaxOp<true>>(input, dim, dtype);
 }
 
 at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,

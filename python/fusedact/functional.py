@@ -167,15 +167,25 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _softmax_in(op, input: Tensor, dim: int, dtype: torch.dtype | None) -> Tensor:
+    """op(input cast to dtype, dim). An explicit dtype is the caller's: CUDA autocast, which runs
+    softmax in float32, leaves it alone, as torch's does."""
+    if dtype is None:
+        return op(input, dim)
+    input = input.to(dtype)
+    if input.is_cuda and torch.is_autocast_enabled("cuda"):
+        with torch.autocast("cuda", enabled=False):
+            return op(input, dim)
+    return op(input, dim)
+
+
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None) -> Tensor:
     r"""softmax(x)_i = exp(x_i - max) / sum_k exp(x_k - max) along ``dim``. As
     :func:`torch.nn.functional.softmax`: ``dtype`` casts the input first; the result is
     contiguous."""
     if dim is None:
         dim = _softmax_dim("softmax", input.dim(), _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    return torch.ops.fusedact.softmax(input, dim)
+    return _softmax_in(torch.ops.fusedact.softmax, input, dim, dtype)
 
 
 def log_softmax(
@@ -186,9 +196,7 @@ def log_softmax(
     contiguous."""
     if dim is None:
         dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    return torch.ops.fusedact.log_softmax(input, dim)
+    return _softmax_in(torch.ops.fusedact.log_softmax, input, dim, dtype)
 
 
 def swiglu_ffn(

@@ -3,6 +3,7 @@
 #include <fusedact/fusedact.h>
 #include <fusedact/nn.h>
 
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -306,6 +307,21 @@ TEST(Api, ClearErrors) {
     EXPECT_NE(std::string(e.what_without_backtrace()).find("fusedact.swiglu_split: dim -1 has odd size 7"),
               std::string::npos);
   }
+}
+
+// Under CUDA autocast softmax runs in float32 unless a dtype is given, which is left alone.
+TEST(Api, SoftmaxDtypeUnderCudaAutocast) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU here";
+  const auto x = torch::randn({4, 9}, torch::device(torch::kCUDA).dtype(torch::kHalf));
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  const auto implicit = fusedact::softmax(x, -1), torch_implicit = torch::softmax(x, -1);
+  const auto explicit_half = fusedact::log_softmax(x, -1, torch::kHalf);
+  const auto torch_half = torch::log_softmax(x, -1, torch::kHalf);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  EXPECT_EQ(implicit.scalar_type(), torch_implicit.scalar_type());
+  EXPECT_EQ(explicit_half.scalar_type(), torch::kHalf);
+  EXPECT_EQ(torch_half.scalar_type(), torch::kHalf);
+  expect_close(explicit_half.to(torch::kFloat), torch_half.to(torch::kFloat));
 }
 
 TEST(Api, BuildInfo) {

@@ -176,6 +176,11 @@ def test_autocast_as_torch(name, device):
             y, expected_dtype = _fused(name)(inputs, -1), _torch(name)(inputs, -1).dtype
         assert y.dtype == expected_dtype  # float32 for float16 on CUDA, unchanged on the CPU
         assert_same(y, softmax_reference(name, inputs.to(expected_dtype), -1))
+        for dtype in (half, torch.float32, torch.float64):  # an explicit dtype is left alone
+            with torch.autocast(device, dtype=half):
+                y, expected_dtype = _fused(name)(inputs, -1, dtype=dtype), _torch(name)(inputs, -1, dtype=dtype).dtype
+            assert y.dtype == expected_dtype == dtype
+            assert_same(y, softmax_reference(name, inputs.to(dtype), -1))
 
 
 @each_op

@@ -164,5 +164,7 @@ def test_autocast_runs_in_lower_precision_as_torch_prelu(case, device):
         (param_grad,) = torch.autograd.grad(out, leaf, grad)
         assert param_grad.dtype == torch.float32
         # The sum over the half-precision products, in float64 (torch's own sums in 16 bits).
-        exact = grad_of(lambda p, inputs=inputs: case.torch(inputs.to(half).double(), p), param.to(half).double(), grad.double())
+        exact = grad_of(
+            lambda p, inputs=inputs: case.torch(inputs.to(half).double(), p), param.to(half).double(), grad.double()
+        )
         assert_same(param_grad.to(half), exact.to(half))

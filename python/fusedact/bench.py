@@ -8,11 +8,14 @@ a frequency change) weighs on both sides of a ratio rather than on one library's
 case is repeated until that median is known to +-5% (95% confidence), within a budget.
 Backward is timed through autograd for both (grad of the output with respect to the inputs,
 graph retained), so both pay the same autograd overhead. GB/s counts the bytes an op must move
-at the least: every input read once and every output written once. On CUDA the time comes
-from CUDA events after warm-up, cycling through enough input sets to defeat the L2 cache, and
-is also quoted as a fraction of the device's measured copy bandwidth. The GLU ops and
+at the least: every input read once and every output written once, and is also quoted as a
+fraction of the copy bandwidth measured in the same run (on the CPU with the same threads,
+from memory). On CUDA the time comes from CUDA events after warm-up, cycling through enough
+input sets to defeat the L2 cache. The GLU ops and
 swiglu_ffn are also timed against torch.compile of the torch composition; swiglu_ffn runs at
-one LLaMA-like shape and reports the bytes it keeps for backward.
+one LLaMA shape (7B's on CUDA) and reports the bytes it keeps for backward. softmax also runs
+on rows of 8, 32768 and 128256, along dim 0 and on 8 rows of 128256; prelu with one weight
+and on a [64, 256, 56, 56] activation.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from . import functional as FF
 DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 22, 1 << 24)
 ROW = 1024  # inputs are [numel / ROW, ROW]: ROW channels for prelu, ROW-wide rows for row ops
 
-# swiglu_ffn's shape: tokens, dim, hidden (LLaMA's hidden / dim ratio, 11008 / 4096).
-FFN_TOKENS, FFN_DIM, FFN_HIDDEN = 2048, 1024, 2816
+# swiglu_ffn's shape: tokens, dim, hidden. On CUDA LLaMA-7B's (4096 -> 11008) for 16384 tokens;
+# on the CPU a quarter of its width at LLaMA's hidden / dim ratio, for 2048 tokens.
+FFN_SHAPES = {"cuda": (16384, 4096, 11008), "cpu": (2048, 1024, 2816)}
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class BenchOp:
     kind: str = "pointwise"  # pointwise | row | glu | block: how the summary groups it
     compile_baseline: bool = False  # also time torch.compile of the torch composition
     grad_inputs: Sequence[int] = (0,)  # which inputs the backward differentiates
+    fixed_shape: bool = False  # make_inputs ignores numel: one shape whatever the sizes asked
 
     @property
     def block(self) -> bool:
@@ -80,8 +85,50 @@ def _ffn_inputs(numel, dtype, device):
     def weight(rows, cols):
         return ((torch.rand(rows, cols, device=device) * 2 - 1) / cols**0.5).to(dtype)
 
-    x = torch.randn(FFN_TOKENS, FFN_DIM, device=device).to(dtype)
-    return x, weight(FFN_HIDDEN, FFN_DIM), weight(FFN_HIDDEN, FFN_DIM), weight(FFN_DIM, FFN_HIDDEN)
+    tokens, dim, hidden = FFN_SHAPES["cuda" if torch.device(device).type == "cuda" else "cpu"]
+    x = torch.randn(tokens, dim, device=device).to(dtype)
+    return x, weight(hidden, dim), weight(hidden, dim), weight(dim, hidden)
+
+
+def _rows_of(length):
+    """[numel / length, length]: rows of `length` along the last dim."""
+
+    def make(numel, dtype, device):
+        return ((torch.randn(max(1, numel // length), length, device=device) * 3).to(dtype),)
+
+    return make
+
+
+def _shape(*shape, channels=None):
+    """One input of a fixed shape; with `channels`, also a prelu weight of that many values."""
+
+    def make(numel, dtype, device):
+        x = (torch.randn(*shape, device=device) * 3).to(dtype)
+        if channels is None:
+            return (x,)
+        return x, torch.linspace(-0.5, 1.5, channels, device=device).to(dtype)
+
+    return make
+
+
+def _x_and_one_weight(numel, dtype, device):
+    return _x(numel, dtype, device), torch.full((1,), 0.25, device=device).to(dtype)
+
+
+def _row_ops(name, fused, reference):
+    """softmax / log_softmax: rows of 1024, 8, 32768 and 128256 along the last dim; columns of
+    8 reduced along dim 0 ([numel / 8, 8]); 8 rows of 128256 (LLaMA-3's vocabulary)."""
+    ops = [BenchOp(name, lambda x: fused(x, -1), lambda x: reference(x, -1), _one_input, kind="row")]
+    for length in (8, 32768, 128256):
+        ops.append(
+            BenchOp(f"{name}_rows{length}", lambda x: fused(x, -1), lambda x: reference(x, -1), _rows_of(length), "row")
+        )
+    ops.append(BenchOp(f"{name}_dim0", lambda x: fused(x, 0), lambda x: reference(x, 0), _rows_of(8), "row"))
+    ops.append(
+        BenchOp(f"{name}_8x128256", lambda x: fused(x, -1), lambda x: reference(x, -1), _shape(8, 128256), "row",
+                fixed_shape=True)
+    )  # fmt: skip
+    return ops
 
 
 def _ffn_eager(x, w_gate, w_up, w_down):
@@ -108,6 +155,12 @@ OPS: list[BenchOp] = [
     _pointwise("relu", FF.relu, F.relu),
     _pointwise("leaky_relu", FF.leaky_relu, F.leaky_relu),
     BenchOp("prelu", FF.prelu, F.prelu, _x_and_channels, grad_inputs=(0, 1)),
+    BenchOp("prelu_one", FF.prelu, F.prelu, _x_and_one_weight, grad_inputs=(0, 1)),
+    # A ResNet layer's activations, [64, 256, 56, 56]: per channel and one weight (nn.PReLU()).
+    BenchOp("prelu_nchw", FF.prelu, F.prelu, _shape(64, 256, 56, 56, channels=256), grad_inputs=(0, 1),
+            fixed_shape=True),
+    BenchOp("prelu_nchw_one", FF.prelu, F.prelu, _shape(64, 256, 56, 56, channels=1), grad_inputs=(0, 1),
+            fixed_shape=True),
     _pointwise("elu", FF.elu, F.elu),
     _pointwise("selu", FF.selu, F.selu),
     _pointwise("gelu", FF.gelu, F.gelu),
@@ -117,8 +170,8 @@ OPS: list[BenchOp] = [
     _pointwise("swish", lambda x: FF.swish(x, 1.5), lambda x: x * torch.sigmoid(1.5 * x)),
     _pointwise("mish", FF.mish, F.mish),
     _pointwise("softplus", FF.softplus, F.softplus),
-    BenchOp("softmax", lambda x: FF.softmax(x, -1), lambda x: F.softmax(x, -1), _one_input, kind="row"),
-    BenchOp("log_softmax", lambda x: FF.log_softmax(x, -1), lambda x: F.log_softmax(x, -1), _one_input, kind="row"),
+    *_row_ops("softmax", FF.softmax, F.softmax),
+    *_row_ops("log_softmax", FF.log_softmax, F.log_softmax),
     _glu("swiglu", FF.swiglu, F.silu),
     _glu("geglu", FF.geglu, F.gelu),
     _glu("reglu", FF.reglu, F.relu),
@@ -272,8 +325,11 @@ class Timer:
 
 
 def copy_bandwidth(device: str) -> float:
-    """The device's copy bandwidth in GB/s (bytes read plus bytes written), measured."""
-    src = torch.empty(1 << 28, dtype=torch.uint8, device=device).random_()
+    """The device's copy bandwidth in GB/s (bytes read plus bytes written), measured: 256 MiB on
+    a GPU; on the CPU, with the same threads, four times the last-level cache (at least 64 MiB),
+    so that the copy runs from memory."""
+    nbytes = 1 << 28 if device == "cuda" else max(4 * fusedact.build_info()["cpu_cache_bytes"], 1 << 26)
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device).random_()
     dst = torch.empty_like(src)
     seconds = Timer(device).compare([lambda _: dst.copy_(src)], [None], repeats=5).median(0)
     return 2 * src.numel() / seconds / 1e9
@@ -429,11 +485,11 @@ def _size_name(n):
 
 
 def format_table(results: list[Result]) -> str:
-    cuda = any(r.copy_fraction is not None for r in results)
+    copy = any(r.copy_fraction is not None for r in results)
     compiled = any(r.compile_ms is not None for r in results)
     header = ["op", "dtype", "size", "pass", "fusedact ms", "torch ms", "speedup", "GB/s"]
     header += ["compile ms", "vs compile"] if compiled else []
-    header += ["% copy bw"] if cuda else []
+    header += ["% copy bw"] if copy else []
     rows = [header]
     for r in results:
         row = [
@@ -448,7 +504,7 @@ def format_table(results: list[Result]) -> str:
         ]
         if compiled:
             row += [f"{r.compile_ms:.3f}", f"{r.compile_speedup:.2f}x"] if r.compile_ms else ["", ""]
-        if cuda:
+        if copy:
             row += [f"{100 * r.copy_fraction:.0f}%" if r.copy_fraction else "-"]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -464,15 +520,16 @@ def format_table(results: list[Result]) -> str:
 
 def summarize(results: list[Result], min_numel: int = 1 << 20) -> str:
     """Per kind of op and pass: the median and lowest speedup over torch (at sizes of at least
-    min_numel elements), and the bytes the blocks keep for backward."""
+    min_numel elements, and the ops of one shape), and the bytes the blocks keep for backward."""
     kinds = {op.name: op.kind for op in OPS}
+    one_shape = {op.name for op in OPS if op.block or op.fixed_shape}
     lines = []
     for kind in ("pointwise", "row", "glu", "block"):
         for pass_ in PASSES:
             cases = sorted(
                 (r.speedup, r.op, r.dtype, r.numel)
                 for r in results
-                if kinds[r.op] == kind and r.pass_ == pass_ and (r.numel >= min_numel or kind == "block")
+                if kinds[r.op] == kind and r.pass_ == pass_ and (r.numel >= min_numel or r.op in one_shape)
             )
             if cases:
                 low = cases[0]
@@ -507,12 +564,14 @@ def run(
         raise SystemExit(f"fusedact bench: unknown ops {sorted(unknown)}; known: {[op.name for op in OPS]}")
     dtype_names = dtypes or (["float32", "bfloat16"] if device == "cpu" else ["float32", "bfloat16", "float16"])
     dtype_list = [getattr(torch, name) for name in dtype_names]
-    copy_gbps = copy_bandwidth(device) if device == "cuda" else None
+    copy_gbps = copy_bandwidth(device)
     reused = reuse_freed_memory() if device == "cpu" and reuse_memory else False
     warm_up(device, dtype_list)
     timer = Timer(device, min_seconds)
     results = []
-    cases = [(op, dt, n) for op in selected for dt in dtype_list for n in (sizes[:1] if op.block else sizes)]
+    one_shape = [op.block or op.fixed_shape for op in selected]
+    cases = [(op, dt, n) for op, one in zip(selected, one_shape, strict=True) for dt in dtype_list
+             for n in (sizes[:1] if one else sizes)]  # fmt: skip
     for i, (op, dtype, numel) in enumerate(cases, 1):
         line = f"\r[{i}/{len(cases)}] {op.name} {str(dtype).removeprefix('torch.')} {_size_name(numel)}"
         print(line.ljust(60), end="", file=progress, flush=True)

@@ -36,12 +36,24 @@ def test_bench_table_and_json(tmp_path):
         assert r["fusedact_ms"] > 0 and r["torch_ms"] > 0 and r["gbps"] > 0
         assert r["speedup"] == pytest.approx(r["torch_ms"] / r["fusedact_ms"])  # one repeat: one ratio
         assert 1 <= r["repeats"] <= 4 and r["speedup_ci95"][0] <= r["speedup"] <= r["speedup_ci95"][1]
+        assert r["copy_bandwidth_fraction"] == pytest.approx(r["gbps"] / doc["copy_bandwidth_gbps"])
     header = next(line for line in run.stdout.splitlines() if line.startswith("op "))
-    assert all(column in header for column in ("fusedact ms", "torch ms", "speedup", "GB/s"))
+    assert all(column in header for column in ("fusedact ms", "torch ms", "speedup", "GB/s", "% copy bw"))
     # The summary covers the sizes of at least 1M elements: two pointwise ops and one row op, two dtypes.
     summary = {line.split(":")[0]: line for line in run.stdout.splitlines() if "median speedup" in line}
     assert summary.keys() == {"pointwise forward", "pointwise backward", "row forward", "row backward"}
     assert summary["pointwise forward"].endswith(", 4 cases") and summary["row backward"].endswith(", 2 cases")
+
+
+def test_ops_of_one_shape_run_once_whatever_the_sizes(tmp_path):
+    out = tmp_path / "bench.json"
+    run = bench("--ops", "softmax_8x128256,softmax_dim0", "--dtypes", "float32", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    cases = sorted((r["op"], r["numel"], r["pass"]) for r in json.loads(out.read_text())["results"])
+    assert cases == sorted(
+        [("softmax_8x128256", 8 * 128256, p) for p in ("forward", "backward")]
+        + [("softmax_dim0", n, p) for n in (1 << 16, 1 << 20) for p in ("forward", "backward")]
+    )
 
 
 def test_speedup_pairs_the_samples_of_one_repeat():

@@ -1,7 +1,9 @@
 // CUDA kernels of the pointwise, channel-parameter and GLU ops: registers every op of the tables
 // at the CUDA key. CudaBackend runs a kernel functor over a TensorIterator: one vectorized
 // kernel when all operands are contiguous (in memory order, so channels_last and
-// transposed-dense count), a strided one otherwise; and sums a channel parameter's gradient
+// transposed-dense count); a vectorized rows kernel when they are rows, contiguous along the
+// fastest dim or (inputs) broadcast along it (the split GLU forms, prelu's weight over NCHW);
+// a strided one otherwise; and sums a channel parameter's gradient
 // with one block per tile (channel_tiling.h), then one thread per channel. All on the
 // current stream, without host synchronisation.
 #include "channel_param.h"
@@ -18,6 +20,10 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <algorithm>
+#include <array>
+#include <type_traits>
+
 namespace fusedact::cuda {
 namespace {
 
@@ -33,6 +39,15 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     strided_kernel(StridedArgs<kOutputs + kInputs> args, Offsets offsets, int64_t n, Fn fn) {
   strided_thread<scalar_t, kInputs, kOutputs>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x,
                                               int64_t{gridDim.x} * blockDim.x, args, offsets, n, fn);
+}
+
+// 2-D blocks: threadIdx.x along a row's packs, threadIdx.y over rows.
+template <int kVec, class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    rows_kernel(RowArgs<scalar_t, kInputs, kOutputs> args, Offsets offsets, int64_t rows, int64_t row_len, Fn fn) {
+  rows_thread<kVec>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x, int64_t{gridDim.x} * blockDim.x,
+                    blockIdx.y * int64_t{blockDim.y} + threadIdx.y, int64_t{gridDim.y} * blockDim.y, args, offsets,
+                    rows, row_len, fn);
 }
 
 constexpr int kWarpSize = 32;
@@ -62,6 +77,63 @@ __global__ void channel_combine_kernel(ChannelTiling tiling, const acc_t* slots,
        c += int64_t{gridDim.x} * blockDim.x) {
     out[c] = static_cast<scalar_t>(tiling.combine(slots, c));
   }
+}
+
+// Whether the operands are rows along TensorIterator's fastest dim (dim 0): contiguous in
+// every output, contiguous or broadcast (stride 0) in every input, and long enough that a
+// warp has whole packs to load.
+template <class scalar_t, int kOutputs, int kArgs>
+bool is_rows_layout(const at::TensorIteratorBase& iter) {
+  if (iter.ndim() == 0 || iter.shape()[0] < 2 * kVecSize<scalar_t>) return false;
+  for (int k = 0; k < kArgs; ++k) {
+    const int64_t stride = iter.strides(k)[0];
+    if (stride != static_cast<int64_t>(sizeof(scalar_t)) && !(k >= kOutputs && stride == 0)) return false;
+  }
+  return true;
+}
+
+// The rows kernel over a 32-bit-indexable iterator of rows layout: vectorized when every row
+// of every non-broadcast operand starts 16-byte aligned. A block spans as many packs of a row
+// as the row has kUnroll-pack steps (a power of two from 32 to kThreadsPerBlock), and its other
+// threads further rows.
+template <class scalar_t, int kInputs, int kOutputs, class Fn>
+void launch_rows(at::TensorIteratorBase& iter, const Fn& fn, cudaStream_t stream) {
+  constexpr int kArgs = kOutputs + kInputs;
+  RowArgs<scalar_t, kInputs, kOutputs> args;
+  std::array<const int64_t*, kArgs> outer_strides;
+  bool aligned = true;
+  for (int k = 0; k < kArgs; ++k) {
+    args.data[k] = static_cast<char*>(iter.data_ptr(k));
+    const auto strides = iter.strides(k);
+    const bool broadcast = k >= kOutputs && strides[0] == 0;
+    if (k >= kOutputs) args.broadcast[k - kOutputs] = broadcast;
+    if (!broadcast) {
+      aligned = aligned && reinterpret_cast<uintptr_t>(args.data[k]) % 16 == 0;
+      for (int d = 1; d < iter.ndim(); ++d) aligned = aligned && strides[d] % 16 == 0;
+    }
+    outer_strides[k] = strides.data() + 1;
+  }
+  const OffsetCalculator<kArgs> offsets(iter.ndim() - 1, iter.shape().data() + 1, outer_strides.data());
+  const int64_t row_len = iter.shape()[0];
+  const int64_t rows = iter.numel() / row_len;
+  auto go = [&](auto vec) {
+    constexpr int kVec = decltype(vec)::value;
+    const int64_t steps = std::max<int64_t>(1, (row_len / kVec + kUnroll - 1) / kUnroll);
+    int cols = 32;
+    while (cols < kThreadsPerBlock && cols < steps) cols *= 2;
+    const dim3 block(cols, kThreadsPerBlock / cols);
+    const int64_t resident_blocks = std::max<int64_t>(1, resident_threads() / kThreadsPerBlock);
+    const int64_t x_blocks = std::clamp<int64_t>((steps + cols - 1) / cols, 1, resident_blocks);
+    const int64_t y_blocks = std::clamp<int64_t>((rows + block.y - 1) / block.y, 1,
+                                                 std::min<int64_t>(65535, std::max<int64_t>(1, resident_blocks / x_blocks)));
+    rows_kernel<kVec><<<dim3(x_blocks, y_blocks), block, 0, stream>>>(args, offsets, rows, row_len, fn);
+  };
+  if (aligned) {
+    go(std::integral_constant<int, kVecSize<scalar_t>>{});
+  } else {
+    go(std::integral_constant<int, 1>{});
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 template <class scalar_t, class Fn>
@@ -96,6 +168,10 @@ void launch(at::TensorIteratorBase& iter, const Fn& fn) {
     return;
   }
   constexpr int kArgs = kOutputs + kInputs;
+  if (is_rows_layout<scalar_t, kOutputs, kArgs>(iter)) {
+    launch_rows<scalar_t, kInputs, kOutputs>(iter, fn, stream);
+    return;
+  }
   StridedArgs<kArgs> args;
   for (int k = 0; k < kArgs; ++k) args.data[k] = static_cast<char*>(iter.data_ptr(k));
   const auto offsets = ::make_offset_calculator<kArgs>(iter);

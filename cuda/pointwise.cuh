@@ -140,4 +140,78 @@ C10_HOST_DEVICE void strided_thread(int64_t thread, int64_t nthreads, const Stri
   }
 }
 
+// Operands laid out in rows: element c of row r of operand k at
+// data[k] + offsets.get(r)[k] + c * sizeof(scalar_t), or, for an input with broadcast[k] set,
+// at data[k] + offsets.get(r)[k] whatever c (one value per row: a parameter broadcast along
+// the row, read once per row). The split GLU forms (gate and up the two halves of each row),
+// prelu's per-channel weight over NCHW, and any op on rows sliced out of a wider tensor.
+template <class scalar_t, int kInputs, int kOutputs>
+struct RowArgs {
+  char* data[kOutputs + kInputs];  // the outputs, then the inputs
+  bool broadcast[kInputs];
+};
+
+// Thread (col_thread of ncol_threads, row_thread of nrow_threads) handles rows row_thread,
+// row_thread + nrow_threads, ...; in each, packs col_thread, col_thread + ncol_threads, ... of
+// kVec elements, kUnroll packs per step (all loads first), then the row_len % kVec trailing
+// elements one each. kVec > 1 requires every row of every non-broadcast operand to start at a
+// 16-byte aligned address; kVec = 1 has no requirement.
+template <int kVec, class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
+C10_HOST_DEVICE void rows_thread(int64_t col_thread, int64_t ncol_threads, int64_t row_thread, int64_t nrow_threads,
+                                 const RowArgs<scalar_t, kInputs, kOutputs>& args, const Offsets& offsets,
+                                 int64_t rows, int64_t row_len, const Fn& fn) {
+  static_assert(kOutputs == kOutputsOf<Fn>, "the launch and the functor disagree on the number of outputs");
+  using P = Pack<scalar_t, kVec>;
+  const int64_t npacks = row_len / kVec;
+  for (int64_t r = row_thread; r < rows; r += nrow_threads) {
+    const auto offset = offsets.get(static_cast<uint32_t>(r));
+    scalar_t* out[kOutputs];
+    const scalar_t* in[kInputs];
+    P splat[kInputs];
+FUSEDACT_UNROLL
+    for (int k = 0; k < kOutputs; ++k) out[k] = reinterpret_cast<scalar_t*>(args.data[k] + offset[k]);
+FUSEDACT_UNROLL
+    for (int k = 0; k < kInputs; ++k) {
+      in[k] = reinterpret_cast<const scalar_t*>(args.data[kOutputs + k] + offset[kOutputs + k]);
+      if (args.broadcast[k]) {
+FUSEDACT_UNROLL
+        for (int j = 0; j < kVec; ++j) splat[k].v[j] = in[k][0];
+      }
+    }
+    for (int64_t base = col_thread; base < npacks; base += ncol_threads * kUnroll) {
+      P packs[kUnroll][kInputs] = {};
+FUSEDACT_UNROLL
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t p = base + u * ncol_threads;
+        if (p < npacks) {
+FUSEDACT_UNROLL
+          for (int k = 0; k < kInputs; ++k) {
+            packs[u][k] = args.broadcast[k] ? splat[k] : reinterpret_cast<const P*>(in[k])[p];
+          }
+        }
+      }
+FUSEDACT_UNROLL
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t p = base + u * ncol_threads;
+        if (p < npacks) {
+          P result[kOutputs];
+FUSEDACT_UNROLL
+          for (int j = 0; j < kVec; ++j) {
+            const auto value = detail::apply<scalar_t>(fn, [&](size_t k) { return packs[u][k].v[j]; },
+                                                       std::make_index_sequence<kInputs>{});
+            detail::store_outputs<scalar_t, kOutputs>(value, [&](int k, scalar_t v) { result[k].v[j] = v; });
+          }
+FUSEDACT_UNROLL
+          for (int k = 0; k < kOutputs; ++k) reinterpret_cast<P*>(out[k])[p] = result[k];
+        }
+      }
+    }
+    for (int64_t c = npacks * kVec + col_thread; c < row_len; c += ncol_threads) {
+      const auto value = detail::apply<scalar_t>(fn, [&](size_t k) { return in[k][args.broadcast[k] ? 0 : c]; },
+                                                 std::make_index_sequence<kInputs>{});
+      detail::store_outputs<scalar_t, kOutputs>(value, [&](int k, scalar_t v) { out[k][c] = v; });
+    }
+  }
+}
+
 }  // namespace fusedact::cuda

@@ -90,6 +90,116 @@ TEST(CudaThreadWork, StridedWritesEveryElementOnce) {
   }
 }
 
+// Byte offsets of row r of each operand: start + r * row stride.
+template <int kArgs>
+struct RowOffsets {
+  std::array<int64_t, kArgs> start, stride;
+  std::array<uint32_t, kArgs> get(uint32_t r) const {
+    std::array<uint32_t, kArgs> offsets{};
+    for (int k = 0; k < kArgs; ++k) offsets[k] = static_cast<uint32_t>(start[k] + r * stride[k]);
+    return offsets;
+  }
+};
+
+// Every thread of an (ncol x nrow) grid, as the rows kernel's 2-D blocks cover it.
+template <int kVec, class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
+void run_rows(const fusedact::cuda::RowArgs<scalar_t, kInputs, kOutputs>& args, const Offsets& offsets, int64_t rows,
+              int64_t row_len, int64_t ncol, int64_t nrow, const Fn& fn) {
+  for (int64_t y = 0; y < nrow; ++y) {
+    for (int64_t x = 0; x < ncol; ++x) fusedact::cuda::rows_thread<kVec>(x, ncol, y, nrow, args, offsets, rows, row_len, fn);
+  }
+}
+
+// x -> x + p, p one value per row: in place, an element processed twice comes out x + 2p.
+struct AddRowValue {
+  static constexpr int kInputs = 2;
+  template <class V>
+  V operator()(V x, V p) const {
+    return x + p;
+  }
+};
+
+// Rows of row_len elements, row_stride apart (the gap poisoned), each plus its row's value
+// (a broadcast input) in place: every element exactly once, gaps and the end untouched.
+template <int kVec>
+void check_rows_exactly_once(int64_t rows, int64_t row_len, int64_t row_stride, int64_t ncol, int64_t nrow) {
+  Buffer buffer(rows * row_stride);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = row_len; c < row_stride; ++c) buffer.data[r * row_stride + c] = kPoison;
+  }
+  Buffer values(rows);
+  for (int64_t r = 0; r < rows; ++r) values.data[r] = static_cast<float>(1000 * (r + 1));
+  char* x = reinterpret_cast<char*>(buffer.data);
+  const fusedact::cuda::RowArgs<float, 2, 1> args{{x, x, reinterpret_cast<char*>(values.data)}, {false, true}};
+  const int64_t stride = row_stride * sizeof(float);
+  const RowOffsets<3> offsets{{0, 0, 0}, {stride, stride, sizeof(float)}};
+  run_rows<kVec>(args, offsets, rows, row_len, ncol, nrow, AddRowValue{});
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < row_stride; ++c) {
+      const int64_t i = r * row_stride + c;
+      const float expected = c < row_len ? static_cast<float>(i % 97) + 1000 * (r + 1) : kPoison;
+      ASSERT_EQ(buffer.data[i], expected) << "row " << r << " col " << c << " of " << rows << " x " << row_len
+                                          << " (stride " << row_stride << "), kVec " << kVec << ", threads " << ncol
+                                          << " x " << nrow;
+    }
+  }
+  for (int64_t i = rows * row_stride; i < rows * row_stride + 8; ++i) ASSERT_EQ(buffer.data[i], kPoison);
+}
+
+TEST(CudaThreadWork, RowsWriteEveryElementOnce) {
+  for (int64_t rows : {1, 2, 7, 33}) {
+    for (int64_t row_len : {1, 3, 4, 5, 16, 17, 63, 64, 65, 257}) {
+      const int64_t row_stride = (row_len + 3) / 4 * 4 + 4;  // 16-byte aligned rows with a gap
+      for (auto [ncol, nrow] : {std::pair{1, 1}, {3, 5}, {32, 1}, {32, 8}, {64, 4}, {256, 1}}) {
+        check_rows_exactly_once<4>(rows, row_len, row_stride, ncol, nrow);
+        check_rows_exactly_once<1>(rows, row_len, row_len + 1, ncol, nrow);
+      }
+    }
+  }
+}
+
+// The split GLU form: gate and up the two halves of each row of a [rows, 2 * half] tensor,
+// the output [rows, half]; the swiglu functor the GPU runs, against torch's.
+TEST(CudaThreadWork, RowsSplitGluMatchesTorch) {
+  for (int64_t half : {4, 7, 64, 100}) {
+    const auto x = torch::randn({9, 2 * half}) * 3;
+    auto out = torch::full({9, half}, kPoison);
+    char* data = reinterpret_cast<char*>(x.data_ptr<float>());
+    const fusedact::cuda::RowArgs<float, 2, 1> args{
+        {reinterpret_cast<char*>(out.data_ptr<float>()), data, data}, {false, false}};
+    const int64_t bytes = sizeof(float);
+    const RowOffsets<3> offsets{{0, 0, half * bytes}, {half * bytes, 2 * half * bytes, 2 * half * bytes}};
+    using Swiglu = fusedact::math::Gated<fusedact::math::Silu>;
+    const bool vectorized = half % 4 == 0;
+    if (vectorized) {
+      run_rows<4>(args, offsets, 9, half, 32, 2, fusedact::BinaryForwardFn<Swiglu>{});
+    } else {
+      run_rows<1>(args, offsets, 9, half, 32, 2, fusedact::BinaryForwardFn<Swiglu>{});
+    }
+    auto leaf = x.clone().requires_grad_();
+    const auto chunks = leaf.chunk(2, 1);
+    const auto expected = torch::silu(chunks[0]) * chunks[1];
+    EXPECT_TRUE(torch::allclose(out, expected, 1.3e-6, 1e-5)) << half << ": " << (out - expected).abs().max().item<float>();
+
+    // Backward: grad [rows, half] in; both gradients out, into the halves of one [rows, 2 half].
+    const auto grad = torch::randn({9, half});
+    auto grad_x = torch::full({9, 2 * half}, kPoison);
+    char* gx = reinterpret_cast<char*>(grad_x.data_ptr<float>());
+    const fusedact::cuda::RowArgs<float, 3, 2> backward_args{
+        {gx, gx, reinterpret_cast<char*>(grad.data_ptr<float>()), data, data}, {false, false, false}};
+    const RowOffsets<5> backward_offsets{{0, half * bytes, 0, 0, half * bytes},
+                                         {2 * half * bytes, 2 * half * bytes, half * bytes, 2 * half * bytes,
+                                          2 * half * bytes}};
+    if (vectorized) {
+      run_rows<4>(backward_args, backward_offsets, 9, half, 3, 5, fusedact::GatedBackwardFn<Swiglu>{});
+    } else {
+      run_rows<1>(backward_args, backward_offsets, 9, half, 3, 5, fusedact::GatedBackwardFn<Swiglu>{});
+    }
+    expected.backward(grad);
+    EXPECT_TRUE(torch::allclose(grad_x, leaf.grad(), 1.3e-6, 1e-5)) << half;
+  }
+}
+
 // The functors and math the GPU runs, in float and half, against torch's CPU results.
 TEST(CudaThreadWork, GpuMathMatchesTorch) {
   const auto x = torch::randn({1000}) * 3;

@@ -67,7 +67,7 @@ build_step() {
 
 tests_step() {
     local parallel=()
-    "$PYTHON" -c 'import xdist' 2>/dev/null && parallel=(-n 8)
+    "$PYTHON" -c 'import xdist' 2>/dev/null && parallel=(-n 8 --dist loadgroup)
     # The property-based tests run on the CPU and need hypothesis, which a GPU image may lack.
     local ignore=()
     "$PYTHON" -c 'import hypothesis' 2>/dev/null || ignore=(--ignore=tests/python/test_properties.py)

@@ -1,5 +1,6 @@
 // Per-thread work of the CUDA per-channel gradient sums (channel_tiling.h), as host+device
-// functions: the kernels in pointwise.cu call them with one block per tile, and
+// functions: the kernels in pointwise.cu call them with one block per tile (then one block
+// per channel to combine a channel's slots), and
 // tests/cpp/test_cuda_thread_work.cpp runs them for every thread on the host. Only the warp
 // shuffle that adds the lanes' partial sums is device-only. Plain C++ (no CUDA syntax).
 #pragma once
@@ -49,6 +50,23 @@ C10_HOST_DEVICE acc_t slot_lane_sum(const ChannelTiling& tiling, int64_t t, int6
   acc_t sum = 0;
   for (int64_t j = tiling.slot_col_begin(t, k) + lane; j < tiling.slot_col_end(t, k); j += nlanes) {
     sum += column_sums[j];
+  }
+  return sum;
+}
+
+// Thread `thread` of the block that combines channel c: its share of c's slots, slot s of
+// `combine`'s order (row tile, then column tile) for s = thread, thread + nthreads, ...; the
+// block then adds the shares in a fixed tree. Bitwise deterministic for a given nthreads.
+template <class acc_t>
+C10_HOST_DEVICE acc_t combine_share(const ChannelTiling& tiling, const acc_t* slots, int64_t c, int64_t thread,
+                                    int64_t nthreads) {
+  const int64_t first_col_tile = c * tiling.inner / tiling.tile_cols;
+  const int64_t col_tile_count = ((c + 1) * tiling.inner - 1) / tiling.tile_cols - first_col_tile + 1;
+  const int64_t count = tiling.row_tiles * col_tile_count;
+  acc_t sum = 0;
+  for (int64_t s = thread; s < count; s += nthreads) {
+    const int64_t t = (s / col_tile_count) * tiling.col_tiles + first_col_tile + s % col_tile_count;
+    sum += slots[t * tiling.slots_per_tile + (c - tiling.first_channel(t))];
   }
   return sum;
 }

@@ -3,8 +3,8 @@
 // kernel when all operands are contiguous (in memory order, so channels_last and
 // transposed-dense count); a vectorized rows kernel when they are rows, contiguous along the
 // fastest dim or (inputs) broadcast along it (the split GLU forms, prelu's weight over NCHW);
-// a strided one otherwise; and sums a channel parameter's gradient
-// with one block per tile (channel_tiling.h), then one thread per channel. All on the
+// a strided one otherwise; and sums a channel parameter's gradient with one block per tile
+// (channel_tiling.h), then one block per channel. All on the
 // current stream, without host synchronisation.
 #include "channel_param.h"
 #include "gated.h"
@@ -71,11 +71,25 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
   }
 }
 
+// Channels blockIdx.x, blockIdx.x + gridDim.x, ...: each thread sums its share of the
+// channel's slots, the warps add theirs with shuffles, then thread 0 the warps' in order. A
+// single parameter over a large input has thousands of slots (12,544 for [64, 256, 56, 56]).
 template <class scalar_t, class acc_t>
-__global__ void channel_combine_kernel(ChannelTiling tiling, const acc_t* slots, scalar_t* out) {
-  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < tiling.channels;
-       c += int64_t{gridDim.x} * blockDim.x) {
-    out[c] = static_cast<scalar_t>(tiling.combine(slots, c));
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    channel_combine_kernel(ChannelTiling tiling, const acc_t* slots, scalar_t* out) {
+  __shared__ acc_t warp_sums[kThreadsPerBlock / kWarpSize];
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  for (int64_t c = blockIdx.x; c < tiling.channels; c += gridDim.x) {
+    acc_t sum = combine_share(tiling, slots, c, threadIdx.x, blockDim.x);
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+    if (lane == 0) warp_sums[warp] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      acc_t total = 0;
+      for (int w = 0; w < kThreadsPerBlock / kWarpSize; ++w) total += warp_sums[w];
+      out[c] = static_cast<scalar_t>(total);
+    }
+    __syncthreads();  // warp_sums is reused by the next channel
   }
 }
 
@@ -206,8 +220,8 @@ struct CudaBackend {
           <<<grid_size(tiling.num_tiles() * kThreadsPerBlock, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
               tiling, args, slots.data_ptr<acc_t>(), fn);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
-      channel_combine_kernel<<<grid_size(tiling.channels, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
-          tiling, slots.const_data_ptr<acc_t>(), out.data_ptr<scalar_t>());
+      channel_combine_kernel<<<grid_size(tiling.channels * kThreadsPerBlock, kThreadsPerBlock), kThreadsPerBlock, 0,
+                               stream>>>(tiling, slots.const_data_ptr<acc_t>(), out.data_ptr<scalar_t>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }

@@ -224,7 +224,7 @@ TEST(CudaThreadWork, GpuMathMatchesTorch) {
 }
 
 // The channel-gradient kernels as the GPU runs them (one block per tile, one warp per
-// slot, then one thread per channel), every thread emulated on the host.
+// slot, then one block per channel), every thread emulated on the host.
 template <class scalar_t, class Fn>
 std::vector<float> channel_grad_on_host(const fusedact::ChannelTiling& tiling,
                                         const fusedact::cuda::ChannelGradArgs<scalar_t>& args, const Fn& fn,
@@ -242,7 +242,13 @@ std::vector<float> channel_grad_on_host(const fusedact::ChannelTiling& tiling,
     }
   }
   std::vector<float> out(tiling.channels);
-  for (int64_t c = 0; c < tiling.channels; ++c) out[c] = tiling.combine(slots.data(), c);
+  for (int64_t c = 0; c < tiling.channels; ++c) {
+    float sum = 0;
+    for (int64_t thread = 0; thread < nthreads; ++thread) {
+      sum += fusedact::cuda::combine_share(tiling, slots.data(), c, thread, nthreads);
+    }
+    out[c] = sum;
+  }
   return out;
 }
 
@@ -256,8 +262,10 @@ struct One {
 };
 
 TEST(CudaThreadWork, ChannelTilesCoverEveryElementOnce) {
-  const std::array<std::array<int64_t, 3>, 9> shapes = {{
+  // The last two: a single parameter with 49 slots, and channels with 4 x 2 slots each.
+  const std::array<std::array<int64_t, 3>, 11> shapes = {{
       {1, 1, 1}, {1, 1, 10000}, {3, 7, 1}, {70, 5, 3}, {2, 5000, 3}, {3, 2, 9000}, {130, 1, 33}, {1, 3, 4096}, {5, 4097, 1},
+      {1, 1, 200000}, {200, 3, 5000},
   }};
   for (const auto& [rows, channels, inner] : shapes) {
     const auto tiling = fusedact::ChannelTiling::make(rows, channels, inner);

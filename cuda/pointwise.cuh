@@ -79,6 +79,17 @@ C10_HOST_DEVICE C10_ALWAYS_INLINE void store_outputs(const Result& result, const
   if constexpr (kOutputs > 1) store(1, output<scalar_t, 1>(result));
 }
 
+// fn on each of the kVec elements of one pack per input, into one pack per output.
+template <class scalar_t, int kVec, int kInputs, int kOutputs, class Fn>
+C10_HOST_DEVICE C10_ALWAYS_INLINE void apply_packs(const Fn& fn, const Pack<scalar_t, kVec> (&in)[kInputs],
+                                                   Pack<scalar_t, kVec> (&out)[kOutputs]) {
+FUSEDACT_UNROLL
+  for (int j = 0; j < kVec; ++j) {
+    const auto result = apply<scalar_t>(fn, [&](size_t k) { return in[k].v[j]; }, std::make_index_sequence<kInputs>{});
+    store_outputs<scalar_t, kOutputs>(result, [&](int k, scalar_t v) { out[k].v[j] = v; });
+  }
+}
+
 }  // namespace detail
 
 // Contiguous operands: thread t handles packs t, t + T, t + 2T, ... of kVec elements,
@@ -105,12 +116,7 @@ FUSEDACT_UNROLL
       const int64_t p = base + u * nthreads;
       if (p < npacks) {
         P out[kOutputs];
-FUSEDACT_UNROLL
-        for (int j = 0; j < kVec; ++j) {
-          const auto result = detail::apply<scalar_t>(fn, [&](size_t k) { return in[u][k].v[j]; },
-                                                      std::make_index_sequence<kInputs>{});
-          detail::store_outputs<scalar_t, kOutputs>(result, [&](int k, scalar_t v) { out[k].v[j] = v; });
-        }
+        detail::apply_packs(fn, in[u], out);
 FUSEDACT_UNROLL
         for (int k = 0; k < kOutputs; ++k) reinterpret_cast<P*>(args.out[k])[p] = out[k];
       }
@@ -195,12 +201,7 @@ FUSEDACT_UNROLL
         const int64_t p = base + u * ncol_threads;
         if (p < npacks) {
           P result[kOutputs];
-FUSEDACT_UNROLL
-          for (int j = 0; j < kVec; ++j) {
-            const auto value = detail::apply<scalar_t>(fn, [&](size_t k) { return packs[u][k].v[j]; },
-                                                       std::make_index_sequence<kInputs>{});
-            detail::store_outputs<scalar_t, kOutputs>(value, [&](int k, scalar_t v) { result[k].v[j] = v; });
-          }
+          detail::apply_packs(fn, packs[u], result);
 FUSEDACT_UNROLL
           for (int k = 0; k < kOutputs; ++k) reinterpret_cast<P*>(out[k])[p] = result[k];
         }

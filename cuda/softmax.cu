@@ -1,5 +1,8 @@
 // CUDA kernels of softmax and log_softmax, forward and backward: registers them at the CUDA
-// key. Rows along the last dim take a warp each when they hold up to kWarpRowMax elements and
+// key. Rows along the last dim that start 16-byte aligned and fit in a warp's registers (up to
+// 32 x 4 packs of 16 bytes: 1024 16-bit or 512 float elements) are held there by a group of
+// lanes, several short rows to a warp: read once, one exp per element, written once. Other
+// rows along the last dim take a warp each when they hold up to kWarpRowMax elements and
 // a block each beyond; rows along another dim (elements `inner` apart) take a thread each, so
 // neighbouring threads read neighbouring elements. The threads of a row merge their parts in a
 // fixed order (warp butterfly, then the warps in order): deterministic. On the current stream,
@@ -12,6 +15,10 @@
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 namespace fusedact::cuda {
 namespace {
@@ -33,6 +40,88 @@ template <class Rows>
 __device__ typename Rows::Acc warp_merge(typename Rows::Acc acc) {
   for (int mask = kWarpSize / 2; mask > 0; mask /= 2) acc = Rows::combine(acc, shuffle_xor(acc, mask));
   return acc;
+}
+
+// Every lane of a `group`-lane segment of the warp ends with the merge of the segment's values
+// (a butterfly: each lane merges the same pairs, so all end bitwise equal).
+template <class T, class Merge>
+__device__ T group_merge(T value, int group, const Merge& merge) {
+  for (int mask = group / 2; mask > 0; mask /= 2) value = merge(value, __shfl_xor_sync(0xffffffffu, value, mask, group));
+  return value;
+}
+
+// Calls body(row, writes, lane) for each row the calling lane's group holds: `row` to read,
+// `writes` whether it is the group's own (a lane past the last row reads its warp's first row
+// again and writes nothing). A warp's lanes run the loop together: the shuffles need all of them.
+template <class Body>
+__device__ void for_each_group_row(int64_t rows, int group, const Body& body) {
+  const int lane_in_warp = threadIdx.x % kWarpSize;
+  const int64_t rows_per_warp = kWarpSize / group;
+  const int64_t warp = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / kWarpSize;
+  const int64_t warps = int64_t{gridDim.x} * blockDim.x / kWarpSize;
+  for (int64_t first = warp * rows_per_warp; first < rows; first += warps * rows_per_warp) {
+    const int64_t r = first + lane_in_warp / group;
+    body(r < rows ? r : first, r < rows, lane_in_warp % group);
+  }
+}
+
+// Rows along the last dim held in registers (softmax.cuh), 32 / group rows to a warp.
+template <int kVec, int kPacks, class Math, class scalar_t>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    register_forward_kernel(const scalar_t* in, scalar_t* out, int64_t rows, int64_t size, int group) {
+  using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
+  for_each_group_row(rows, group, [&](int64_t row, bool writes, int lane) {
+    auto x = load_lane<kVec, kPacks, acc_t>(in + row * size, size, lane, group, acc_t(-INFINITY));
+    const acc_t max = group_merge(lane_max(x), group, [](acc_t a, acc_t b) { return max_of(a, b); });
+    const acc_t sum = group_merge(lane_exp_sum<Math>(x, max), group, [](acc_t a, acc_t b) { return a + b; });
+    if (writes) store_forward_lane<Math>(out + row * size, size, lane, group, x, max, Math{}.normalizer(sum));
+  });
+}
+
+template <int kVec, int kPacks, class Math, class scalar_t>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    register_backward_kernel(const scalar_t* grad, const scalar_t* output, scalar_t* grad_input, int64_t rows,
+                             int64_t size, int group) {
+  using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
+  for_each_group_row(rows, group, [&](int64_t row, bool writes, int lane) {
+    const auto g = load_lane<kVec, kPacks, acc_t>(grad + row * size, size, lane, group, acc_t(0));
+    const auto y = load_lane<kVec, kPacks, acc_t>(output + row * size, size, lane, group, acc_t(0));
+    const acc_t total = group_merge(lane_backward_sum<Math>(g, y), group, [](acc_t a, acc_t b) { return a + b; });
+    if (writes) store_backward_lane<Math>(grad_input + row * size, size, lane, group, g, y, total);
+  });
+}
+
+constexpr int kMaxRegisterPacks = 4;
+
+// How rows go in registers, or packs == 0: rows along the last dim whose starts (and every
+// pointer) are 16-byte aligned, of at most 32 lanes x kMaxRegisterPacks packs.
+template <class scalar_t>
+RegisterRowShape register_shape(const RowLayout& layout, std::initializer_list<const void*> pointers) {
+  if (layout.inner != 1 || layout.size * sizeof(scalar_t) % 16 != 0) return {};
+  for (const void* p : pointers) {
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return {};
+  }
+  return RegisterRowShape::of(layout.size, kVecSize<scalar_t>, kMaxRegisterPacks);
+}
+
+// Calls launch(std::integral_constant<int, packs>) for packs 1, 2 or 4.
+template <class Launch>
+void with_packs(int packs, const Launch& launch) {
+  switch (packs) {
+    case 1:
+      launch(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      launch(std::integral_constant<int, 2>{});
+      break;
+    default:
+      launch(std::integral_constant<int, kMaxRegisterPacks>{});
+  }
+}
+
+int register_grid(const RegisterRowShape& shape, int64_t rows) {
+  const int64_t rows_per_warp = kWarpSize / shape.group;
+  return grid_size((rows + rows_per_warp - 1) / rows_per_warp * kWarpSize, kThreadsPerBlock);
 }
 
 template <class Rows>
@@ -88,7 +177,19 @@ struct CudaSoftmaxBackend {
   static void softmax(const at::Tensor& in, at::Tensor& out, const RowLayout& layout) {
     const c10::cuda::OptionalCUDAGuard device_guard(in.device());
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.scalar_type(), "fusedact_cuda_softmax", [&] {
-      launch_rows(SoftmaxForwardRows<scalar_t, Math>{in.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), layout});
+      const scalar_t* x = in.const_data_ptr<scalar_t>();
+      scalar_t* y = out.data_ptr<scalar_t>();
+      const auto shape = register_shape<scalar_t>(layout, {x, y});
+      if (shape.packs == 0) {
+        launch_rows(SoftmaxForwardRows<scalar_t, Math>{x, y, layout});
+        return;
+      }
+      with_packs(shape.packs, [&](auto packs) {
+        register_forward_kernel<kVecSize<scalar_t>, decltype(packs)::value, Math>
+            <<<register_grid(shape, layout.rows()), kThreadsPerBlock, 0, c10::cuda::getCurrentCUDAStream()>>>(
+                x, y, layout.rows(), layout.size, shape.group);
+      });
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
 
@@ -96,12 +197,23 @@ struct CudaSoftmaxBackend {
   static void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tensor& grad_input,
                                const RowLayout& layout) {
     const c10::cuda::OptionalCUDAGuard device_guard(output.device());
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, output.scalar_type(), "fusedact_cuda_softmax_backward",
-                                    [&] {
-                                      launch_rows(SoftmaxBackwardRows<scalar_t, Math>{
-                                          grad.const_data_ptr<scalar_t>(), output.const_data_ptr<scalar_t>(),
-                                          grad_input.data_ptr<scalar_t>(), layout});
-                                    });
+    AT_DISPATCH_FLOATING_TYPES_AND2(
+        at::kHalf, at::kBFloat16, output.scalar_type(), "fusedact_cuda_softmax_backward", [&] {
+          const scalar_t* g = grad.const_data_ptr<scalar_t>();
+          const scalar_t* y = output.const_data_ptr<scalar_t>();
+          scalar_t* dx = grad_input.data_ptr<scalar_t>();
+          const auto shape = register_shape<scalar_t>(layout, {g, y, dx});
+          if (shape.packs == 0) {
+            launch_rows(SoftmaxBackwardRows<scalar_t, Math>{g, y, dx, layout});
+            return;
+          }
+          with_packs(shape.packs, [&](auto packs) {
+            register_backward_kernel<kVecSize<scalar_t>, decltype(packs)::value, Math>
+                <<<register_grid(shape, layout.rows()), kThreadsPerBlock, 0, c10::cuda::getCurrentCUDAStream()>>>(
+                    g, y, dx, layout.rows(), layout.size, shape.group);
+          });
+          C10_CUDA_KERNEL_LAUNCH_CHECK();
+        });
   }
 };
 

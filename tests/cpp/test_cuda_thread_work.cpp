@@ -12,6 +12,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -330,6 +331,94 @@ TEST(CudaThreadWork, SoftmaxRowsMatchTorch) {
     const auto expected = grad - log_y.exp() * grad.sum(1, true);
     EXPECT_TRUE(torch::allclose(grad_input, expected, 1e-4, 1e-5)) << outer << " " << size << " " << inner;
   }
+}
+
+// Rows held in registers as the GPU runs them: each row's `group` lanes load, merge their
+// maxima and sums in the warp's butterfly order, and write. softmax and log_softmax, forward
+// and backward, for every row length the register kernels take.
+template <class T, class Merge>
+void butterfly(std::vector<T>& values, const Merge& merge) {
+  const int group = static_cast<int>(values.size());
+  for (int mask = group / 2; mask > 0; mask /= 2) {
+    auto merged = values;
+    for (int lane = 0; lane < group; ++lane) merged[lane] = merge(values[lane], values[lane ^ mask]);
+    values = merged;
+  }
+}
+
+template <class Math, int kPacks>
+void register_rows_on_host(const float* x, float* y, const float* grad, float* grad_x, int64_t rows, int64_t size,
+                           int group) {
+  using Values = fusedact::cuda::LaneValues<4, kPacks, float>;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<Values> values;
+    std::vector<float> maxima, sums;
+    for (int lane = 0; lane < group; ++lane) {
+      values.push_back(fusedact::cuda::load_lane<4, kPacks, float>(x + r * size, size, lane, group, -INFINITY));
+      maxima.push_back(fusedact::cuda::lane_max(values.back()));
+    }
+    butterfly(maxima, [](float a, float b) { return fusedact::cuda::max_of(a, b); });
+    for (int lane = 0; lane < group; ++lane) sums.push_back(fusedact::cuda::lane_exp_sum<Math>(values[lane], maxima[lane]));
+    butterfly(sums, [](float a, float b) { return a + b; });
+    for (int lane = 0; lane < group; ++lane) {
+      fusedact::cuda::store_forward_lane<Math>(y + r * size, size, lane, group, values[lane], maxima[lane],
+                                               Math{}.normalizer(sums[lane]));
+    }
+    std::vector<Values> g, out;
+    std::vector<float> totals;
+    for (int lane = 0; lane < group; ++lane) {
+      g.push_back(fusedact::cuda::load_lane<4, kPacks, float>(grad + r * size, size, lane, group, 0.f));
+      out.push_back(fusedact::cuda::load_lane<4, kPacks, float>(y + r * size, size, lane, group, 0.f));
+      totals.push_back(fusedact::cuda::lane_backward_sum<Math>(g.back(), out.back()));
+    }
+    butterfly(totals, [](float a, float b) { return a + b; });
+    for (int lane = 0; lane < group; ++lane) {
+      fusedact::cuda::store_backward_lane<Math>(grad_x + r * size, size, lane, group, g[lane], out[lane], totals[lane]);
+    }
+  }
+}
+
+template <bool kLog>
+void check_register_rows(int64_t rows, int64_t size) {
+  using Math = fusedact::math::Softmax<kLog>;
+  const auto shape = fusedact::cuda::RegisterRowShape::of(size, 4, 4);
+  ASSERT_GT(shape.packs, 0) << size;
+  auto x = torch::randn({rows, size}) * 3;
+  if (rows > 2) {
+    x[1][size / 2] = -INFINITY;  // a -inf among finite values
+    x[2].fill_(-INFINITY);       // a row of -inf: NaN, as torch
+  }
+  const auto grad = torch::randn({rows, size});
+  auto y = torch::full({rows, size}, kPoison), grad_x = torch::full({rows, size}, kPoison);
+  auto run = [&](auto packs) {
+    register_rows_on_host<Math, decltype(packs)::value>(x.data_ptr<float>(), y.data_ptr<float>(),
+                                                        grad.data_ptr<float>(), grad_x.data_ptr<float>(), rows, size,
+                                                        shape.group);
+  };
+  if (shape.packs == 1) {
+    run(std::integral_constant<int, 1>{});
+  } else if (shape.packs == 2) {
+    run(std::integral_constant<int, 2>{});
+  } else {
+    run(std::integral_constant<int, 4>{});
+  }
+  const auto expected = kLog ? torch::log_softmax(x, 1) : torch::softmax(x, 1);
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6, /*equal_nan=*/true)) << size << (kLog ? " log" : "");
+  const auto expected_grad =
+      kLog ? torch::_log_softmax_backward_data(grad, expected, 1, torch::kFloat)
+           : torch::_softmax_backward_data(grad, expected, 1, torch::kFloat);
+  EXPECT_TRUE(torch::allclose(grad_x, expected_grad, 1e-4, 1e-5, /*equal_nan=*/true)) << size << (kLog ? " log" : "");
+}
+
+TEST(CudaThreadWork, SoftmaxRowsInRegistersMatchTorch) {
+  for (int64_t size : {4, 8, 12, 32, 100, 128, 132, 256, 500, 512}) {
+    for (int64_t rows : {1, 5}) {
+      check_register_rows<false>(rows, size);
+      check_register_rows<true>(rows, size);
+    }
+  }
+  EXPECT_EQ(fusedact::cuda::RegisterRowShape::of(516, 4, 4).packs, 0);  // beyond 32 x 4 packs of 4 floats
+  EXPECT_EQ(fusedact::cuda::RegisterRowShape::of(8, 4, 4).group, 2);    // 16 rows of 8 to a warp
 }
 
 }  // namespace

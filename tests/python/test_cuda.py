@@ -155,8 +155,8 @@ def test_more_channel_tiles_than_blocks(case):
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize(
-    "shape,dim", [((64, 1), -1), ((64, 8), -1), ((16, 1024), -1), ((16, 1025), -1), ((4, 32768), -1),
-                  ((2, 128256), -1), ((32768, 8), 0), ((5, 4096, 3), 1)],
+    "shape,dim", [((64, 1), -1), ((64, 8), -1), ((33, 64), -1), ((33, 256), -1), ((33, 512), -1), ((16, 1024), -1),
+                  ((16, 1025), -1), ((4, 32768), -1), ((2, 128256), -1), ((32768, 8), 0), ((5, 4096, 3), 1)],
     ids=str,
 )  # fmt: skip
 def test_softmax_rows(name, dtype, shape, dim):
@@ -171,6 +171,20 @@ def test_softmax_rows(name, dtype, shape, dim):
     atol = 1e-5 + 2 * torch.finfo(torch.float32).eps * grad.double().abs().sum(dim).max().item()
     rtol = 1.6e-2 if dtype == torch.bfloat16 else 1.3e-6
     assert_same(got, expected.to(dtype), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_misaligned_rows(name):
+    """Rows that start off the 16-byte grid leave the registers kernel for the warp kernel."""
+    x = random_input((33 * 64 + 1,), torch.float32, "cuda")[1:].view(33, 64)
+    leaf = x.detach().requires_grad_()
+    y = getattr(FF, name)(leaf, -1)
+    assert_same(y, softmax_reference(name, x.double(), -1).float())
+    (got,) = torch.autograd.grad(y, leaf, torch.ones_like(y))
+    expected = getattr(torch.ops.aten, f"_{name}_backward_data")(
+        torch.ones_like(y).double(), y.detach().double(), -1, torch.float64
+    )
+    assert_same(got, expected.float(), rtol=1.3e-6, atol=1e-5 + 64 * 2.4e-7)
 
 
 def _every_op_once(x):

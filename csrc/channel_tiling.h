@@ -1,6 +1,7 @@
 // How the gradient of a channel parameter (prelu's weight, swish's beta) is summed, on CPU
-// and CUDA alike: the same sums in the same order whatever the number of threads, so the
-// result is bitwise deterministic.
+// and CUDA alike: the same tiles, and per backend the same order whatever the number of
+// threads, so the result is bitwise deterministic (the CPU adds a channel's slots in tile
+// order, `combine`; CUDA in a fixed tree, cuda/channel_reduce.cuh).
 //
 // The input (and grad_output) is viewed as a contiguous [rows, cols] matrix whose column j
 // belongs to channel j / inner: [N, C * S] for a per-channel parameter, [1, numel] for a

@@ -95,10 +95,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 
 // Whether the operands are rows along TensorIterator's fastest dim (dim 0): contiguous in
 // every output, contiguous or broadcast (stride 0) in every input, and long enough that a
-// warp has whole packs to load.
+// warp has a pack to load per lane (shorter rows would leave most of a block idle; the
+// strided kernel keeps every thread busy).
 template <class scalar_t, int kOutputs, int kArgs>
 bool is_rows_layout(const at::TensorIteratorBase& iter) {
-  if (iter.ndim() == 0 || iter.shape()[0] < 2 * kVecSize<scalar_t>) return false;
+  if (iter.ndim() == 0 || iter.shape()[0] < kWarpSize * kVecSize<scalar_t>) return false;
   for (int k = 0; k < kArgs; ++k) {
     const int64_t stride = iter.strides(k)[0];
     if (stride != static_cast<int64_t>(sizeof(scalar_t)) && !(k >= kOutputs && stride == 0)) return false;

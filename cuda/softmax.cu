@@ -43,7 +43,8 @@ __device__ typename Rows::Acc warp_merge(typename Rows::Acc acc) {
 }
 
 // Every lane of a `group`-lane segment of the warp ends with the merge of the segment's values
-// (a butterfly: each lane merges the same pairs, so all end bitwise equal).
+// (a butterfly: each lane merges the same pairs, so sums end bitwise equal; a max may differ in
+// the sign of a zero, which changes no output).
 template <class T, class Merge>
 __device__ T group_merge(T value, int group, const Merge& merge) {
   for (int mask = group / 2; mask > 0; mask /= 2) value = merge(value, __shfl_xor_sync(0xffffffffu, value, mask, group));

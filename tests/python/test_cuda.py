@@ -73,7 +73,8 @@ def test_glu_past_2_31_elements_both_forms(case):
         expected_gate, expected_up = case.reference_grads(gate[where], up[where], grad[where])
         got_gate, got_up = grad_x[where].chunk(2, -1)
         assert_same(got_up, expected_up)
-        assert_gate_grad_close(got_gate, expected_gate, grad[where].double() * up[where].double())
+        signed = case.exact_zero_gate_grad(gate[where], up[where], grad[where])
+        assert_gate_grad_close(got_gate, expected_gate, grad[where].double() * up[where].double(), signed)
     del grad_x, leaf
     pair_out = case.fused(gate[-2:].contiguous(), up[-2:].contiguous())
     assert_gate_grad_close(pair_out, case.reference_pair(gate[-2:], up[-2:]), up[-2:])
@@ -127,6 +128,43 @@ def test_misaligned_views_backward_and_glu(dtype):
         assert_gate_grad_close(case.fused(gate, up), case.reference_pair(gate, up), up)
 
 
+@pytest.mark.parametrize("case", GLU, ids=str)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("half", [256, 1024, 4100])
+def test_split_glu_rows_kernel(case, dtype, half):
+    """The rows kernel, vectorized (rows start 16-byte aligned) and not (4100 halves of 16-bit
+    rows are not), forward and backward (two outputs into one gradient), along the last dim
+    and a middle one."""
+    for shape, dim in (((37, 2 * half), -1), ((3, 4, half // 2), 1)):  # dim 1: rows of half elements
+        x = random_input(shape, dtype, "cuda")
+        gate, up = x.chunk(2, dim)
+        grad = random_input(gate.shape, dtype, "cuda", seed=1)
+        leaf = x.detach().requires_grad_()
+        out = case.fused(leaf, dim=dim)
+        assert_gate_grad_close(out, case.reference_split(x, dim), up)
+        (grad_x,) = torch.autograd.grad(out, leaf, grad)
+        expected_gate, expected_up = case.reference_grads(gate, up, grad)
+        got_gate, got_up = grad_x.chunk(2, dim)
+        assert_same(got_up, expected_up)
+        signed = case.exact_zero_gate_grad(gate, up, grad)  # where a zero's sign is meant
+        assert_gate_grad_close(got_gate, expected_gate, grad.double() * up.double(), signed)
+
+
+@pytest.mark.parametrize("case", CHANNEL_PARAM, ids=str)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_channel_param_rows_kernel(case, dtype):
+    """prelu / swish over NCHW (the parameter broadcast along each row of H * W) and
+    channels-last (one value per element of a row of C), forward and input gradient."""
+    for x in (
+        random_input((4, 6, 9, 16), dtype, "cuda"),
+        random_input((4, 96, 3, 5), dtype, "cuda").contiguous(memory_format=torch.channels_last),
+    ):
+        param = case.param(x)
+        grad = random_input(x.shape, dtype, "cuda", seed=1)
+        assert_same(case.fused(x, param), case.reference(x))
+        assert_same(grad_of(lambda t, p=param: case.fused(t, p), x, grad), case.reference_grad(x, grad))
+
+
 @pytest.mark.parametrize("case", POINTWISE, ids=str)
 def test_grid_stride_loops(case):
     """More elements than the GPU runs threads at once, times the elements per thread and
@@ -153,7 +191,7 @@ def test_more_channel_tiles_than_blocks(case):
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
 @pytest.mark.parametrize(
     "shape,dim", [((64, 1), -1), ((64, 8), -1), ((33, 64), -1), ((33, 256), -1), ((33, 512), -1), ((16, 1024), -1),
                   ((16, 1025), -1), ((4, 32768), -1), ((2, 128256), -1), ((32768, 8), 0), ((5, 4096, 3), 1)],

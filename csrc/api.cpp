@@ -69,9 +69,9 @@ at::Tensor reglu(const at::Tensor& input, int64_t dim) { return Gated<RegluOp>::
 // alone, as torch's does.
 template <class Op>
 at::Tensor softmax_in(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  if (!dtype) return Softmax<Op>::forward_op().call(input, dim);
+  if (!dtype) return Softmax<Op>::forward_op().call(input, dim, false);
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
-  return Softmax<Op>::forward_op().call(input.to(*dtype), dim);
+  return Softmax<Op>::forward_op().call(input.to(*dtype), dim, false);
 }
 
 at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {

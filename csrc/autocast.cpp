@@ -1,6 +1,8 @@
 // Autocast: fusedact's ops behave under torch.autocast as their torch twins do. torch runs
-// softmax and log_softmax in float32 under CUDA autocast (its fp32 list), so do we; on the CPU
-// torch's autocast leaves them alone, as it leaves every activation, and so does ours.
+// softmax and log_softmax in float32 under CUDA autocast (its fp32 list), so do we: a float16 /
+// bfloat16 input is read as it is into a float32 result (half_to_float), not copied to float32
+// first; on the CPU torch's autocast leaves them alone, as it leaves every activation, and so
+// does ours.
 // swiglu_ffn is three linear layers around swiglu: torch's autocast runs linear in its lower
 // precision (float16 / bfloat16) on CUDA and on the CPU, so swiglu_ffn's inputs are cast to it.
 // prelu is on torch's lower-precision list on both devices (nn.PReLU under AMP runs in
@@ -19,9 +21,12 @@ namespace fusedact {
 namespace {
 
 template <class Op>
-at::Tensor softmax_in_float32(const at::Tensor& self, int64_t dim) {
+at::Tensor softmax_in_float32(const at::Tensor& self, int64_t dim, bool half_to_float) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
-  return Softmax<Op>::forward_op().call(at::autocast::cached_cast(at::kFloat, self, c10::DeviceType::CUDA), dim);
+  const bool half = self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16;
+  if (half && self.is_cuda()) return Softmax<Op>::forward_op().call(self, dim, /*half_to_float=*/true);
+  return Softmax<Op>::forward_op().call(at::autocast::cached_cast(at::kFloat, self, c10::DeviceType::CUDA), dim,
+                                        half_to_float);
 }
 
 template <c10::DeviceType kDevice>

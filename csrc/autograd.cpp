@@ -349,28 +349,31 @@ struct SoftmaxAutograd {
   struct Forward : torch::autograd::Function<Forward> {
     static constexpr bool is_traceable = true;
 
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, int64_t dim) {
+    // half_to_float: the gradient, computed in the output's float32, back in the input's dtype.
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, int64_t dim, bool half_to_float) {
       at::Tensor out;
       {
         at::AutoDispatchBelowADInplaceOrView guard;
-        out = Impl::forward_op().call(self, dim);
+        out = Impl::forward_op().call(self, dim, half_to_float);
       }
       ctx->save_for_backward({out});
       ctx->saved_data["dim"] = dim;
+      ctx->saved_data["input_dtype"] = self.scalar_type();
       return out;
     }
     static variable_list backward(AutogradContext* ctx, variable_list grads) {
       const at::Tensor output = ctx->get_saved_variables()[0];
-      return {Impl::backward_op().call(grads[0], output, ctx->saved_data["dim"].toInt()), at::Tensor()};
+      const at::Tensor grad = Impl::backward_op().call(grads[0], output, ctx->saved_data["dim"].toInt());
+      return {grad.to(ctx->saved_data["input_dtype"].toScalarType()), at::Tensor(), at::Tensor()};
     }
   };
 
-  static at::Tensor forward(const at::Tensor& self, int64_t dim) {
+  static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
-      return Impl::forward_op().call(self, dim);
+      return Impl::forward_op().call(self, dim, half_to_float);
     }
-    return Forward::apply(self, dim);
+    return Forward::apply(self, dim, half_to_float);
   }
 
   // As a composite of differentiable ATen ops when its own gradient is wanted.

@@ -154,7 +154,7 @@ struct RegluOp : GatedOp<ReluOp> {
 };
 
 // softmax and log_softmax along a dim. Schemas (registration.cpp):
-//   <name>(Tensor self, int dim) -> Tensor
+//   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
 template <bool kLog>
 struct SoftmaxOp {

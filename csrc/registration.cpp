@@ -14,8 +14,9 @@
 //   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
 //   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
 //   <name>_split_backward(Tensor grad_output, Tensor self, int dim, <params>) -> Tensor
-// softmax and log_softmax:
-//   <name>(Tensor self, int dim) -> Tensor
+// softmax and log_softmax (half_to_float: a float16 / bfloat16 input gives a float32 result,
+// read and written once, as torch's _softmax; CUDA autocast's form):
+//   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
 // and the SwiGLU feed-forward block (swiglu_ffn.h), weights as nn.Linear stores them:
 //   swiglu_ffn(Tensor x, Tensor w_gate, Tensor w_up, Tensor w_down, Tensor? b_gate=None,
@@ -62,7 +63,7 @@ TORCH_LIBRARY(fusedact, m) {
   });
   for_each_type(SoftmaxOps{}, [&](auto op) {
     using Op = decltype(op);
-    define(std::string(Op::kName) + "(Tensor self, int dim) -> Tensor");
+    define(std::string(Op::kName) + "(Tensor self, int dim, bool half_to_float=False) -> Tensor");
     define(backward_name<Op>() + "(Tensor grad_output, Tensor output, int dim) -> Tensor");
   });
   define(

@@ -1,8 +1,10 @@
 // Device-generic machinery of softmax and log_softmax (ops.h: SoftmaxOps): argument checks,
 // the [outer, size, inner] view around dim, and the forward / backward implementations shared
 // by every backend. A backend supplies `softmax<Math>(in, out, layout)` and
-// `softmax_backward<Math>(grad, output, grad_input, layout)` over contiguous tensors. As
-// torch's, the results are contiguous whatever the input's layout.
+// `softmax_backward<Math>(grad, output, grad_input, layout)` over contiguous tensors, and says
+// whether its forward reads a float16 / bfloat16 input into a float32 output itself
+// (kSoftmaxHalfToFloat; otherwise the input is converted first). As torch's, the results are
+// contiguous whatever the input's layout.
 #pragma once
 
 #include "pointwise.h"
@@ -18,7 +20,7 @@ struct Softmax {
   using Math = typename Op::Math;
 
   static const auto& forward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t)>(Op::kName);
+    static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t, bool)>(Op::kName);
     return op;
   }
   static const auto& backward_op() {
@@ -37,15 +39,27 @@ struct Softmax {
     return layout;
   }
 
-  static at::Tensor empty_contiguous(const at::Tensor& like) {
-    return at::empty_symint(like.sym_sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
+  static at::Tensor empty_contiguous(const at::Tensor& like, std::optional<at::ScalarType> dtype = std::nullopt) {
+    return at::empty_symint(like.sym_sizes(),
+                            like.options().dtype(dtype.value_or(like.scalar_type())).memory_format(at::MemoryFormat::Contiguous));
+  }
+
+  // The result's dtype: float32 for half_to_float, which takes a float16 or bfloat16 input.
+  static at::ScalarType result_dtype(const at::Tensor& self, bool half_to_float) {
+    check_floating(Op::kName, "input", self);
+    if (!half_to_float) return self.scalar_type();
+    TORCH_CHECK(self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16, "fusedact.", Op::kName,
+                ": half_to_float takes a float16 or bfloat16 input, got ", self.scalar_type());
+    return at::kFloat;
   }
 
   template <class Backend>
-  static at::Tensor forward(const at::Tensor& self, int64_t dim) {
-    check_floating(Op::kName, "input", self);
-    const at::Tensor in = self.contiguous();
-    at::Tensor out = empty_contiguous(in);
+  static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
+    const at::ScalarType dtype = result_dtype(self, half_to_float);
+    const bool convert_first = half_to_float && !Backend::kSoftmaxHalfToFloat;
+    const at::Tensor in = convert_first ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
+                                        : self.contiguous();
+    at::Tensor out = empty_contiguous(in, dtype);
     const RowLayout rows = layout(in, dim);
     if (in.numel() > 0) Backend::template softmax<Math>(in, out, rows);
     return out;
@@ -63,10 +77,10 @@ struct Softmax {
   }
 
   // Meta kernels: the same checks and allocation, no computation.
-  static at::Tensor forward_meta(const at::Tensor& self, int64_t dim) {
-    check_floating(Op::kName, "input", self);
+  static at::Tensor forward_meta(const at::Tensor& self, int64_t dim, bool half_to_float) {
+    const at::ScalarType dtype = result_dtype(self, half_to_float);
     at::maybe_wrap_dim(dim, self.dim());
-    return empty_contiguous(self);
+    return empty_contiguous(self, dtype);
   }
   static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
     check_backward_args(backward_name<Op>(), grad, output);

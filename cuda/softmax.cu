@@ -67,9 +67,9 @@ __device__ void for_each_group_row(int64_t rows, int group, const Body& body) {
 }
 
 // Rows along the last dim held in registers (softmax.cuh), 32 / group rows to a warp.
-template <int kVec, int kPacks, class Math, class scalar_t>
+template <int kVec, int kPacks, class Math, class scalar_t, class out_t>
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    register_forward_kernel(const scalar_t* in, scalar_t* out, int64_t rows, int64_t size, int group) {
+    register_forward_kernel(const scalar_t* in, out_t* out, int64_t rows, int64_t size, int group) {
   using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
   for_each_group_row(rows, group, [&](int64_t row, bool writes, int lane) {
     auto x = load_lane<kVec, kPacks, acc_t>(in + row * size, size, lane, group, acc_t(-INFINITY));
@@ -95,14 +95,18 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 constexpr int kMaxRegisterPacks = 4;
 
 // How rows go in registers, or packs == 0: rows along the last dim whose starts (and every
-// pointer) are 16-byte aligned, of at most 32 lanes x kMaxRegisterPacks packs.
-template <class scalar_t>
-RegisterRowShape register_shape(const RowLayout& layout, std::initializer_list<const void*> pointers) {
+// pointer) are aligned to a pack, of at most 32 lanes x kMaxRegisterPacks packs. A pack is 16
+// bytes of scalar_t (of a float output for a 16-bit input: 32 bytes).
+template <class scalar_t, class out_t = scalar_t>
+RegisterRowShape register_shape(const RowLayout& layout, std::initializer_list<const void*> pointers,
+                                const out_t* out = nullptr) {
+  constexpr int kVec = kVecSize<scalar_t>;
   if (layout.inner != 1 || layout.size * sizeof(scalar_t) % 16 != 0) return {};
   for (const void* p : pointers) {
     if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return {};
   }
-  return RegisterRowShape::of(layout.size, kVecSize<scalar_t>, kMaxRegisterPacks);
+  if (reinterpret_cast<uintptr_t>(out) % (kVec * sizeof(out_t)) != 0) return {};
+  return RegisterRowShape::of(layout.size, kVec, kMaxRegisterPacks);
 }
 
 // Calls launch(std::integral_constant<int, packs>) for packs 1, 2 or 4.
@@ -173,24 +177,36 @@ void launch_rows(const Rows& rows) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+template <class Math, class scalar_t, class out_t>
+void softmax_forward(const scalar_t* x, out_t* y, const RowLayout& layout) {
+  const auto shape = register_shape<scalar_t>(layout, {x}, y);
+  if (shape.packs == 0) {
+    launch_rows(SoftmaxForwardRows<scalar_t, Math, out_t>{x, y, layout});
+    return;
+  }
+  with_packs(shape.packs, [&](auto packs) {
+    register_forward_kernel<kVecSize<scalar_t>, decltype(packs)::value, Math>
+        <<<register_grid(shape, layout.rows()), kThreadsPerBlock, 0, c10::cuda::getCurrentCUDAStream()>>>(
+            x, y, layout.rows(), layout.size, shape.group);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 struct CudaSoftmaxBackend {
+  static constexpr bool kSoftmaxHalfToFloat = true;  // a 16-bit input read as it is into a float output
+
   template <class Math>
   static void softmax(const at::Tensor& in, at::Tensor& out, const RowLayout& layout) {
     const c10::cuda::OptionalCUDAGuard device_guard(in.device());
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, in.scalar_type(), "fusedact_cuda_softmax", [&] {
       const scalar_t* x = in.const_data_ptr<scalar_t>();
-      scalar_t* y = out.data_ptr<scalar_t>();
-      const auto shape = register_shape<scalar_t>(layout, {x, y});
-      if (shape.packs == 0) {
-        launch_rows(SoftmaxForwardRows<scalar_t, Math>{x, y, layout});
-        return;
+      if (out.scalar_type() == in.scalar_type()) {
+        softmax_forward<Math>(x, out.data_ptr<scalar_t>(), layout);
+      } else if constexpr (std::is_same_v<scalar_t, at::Half> || std::is_same_v<scalar_t, at::BFloat16>) {
+        softmax_forward<Math>(x, out.data_ptr<float>(), layout);  // half_to_float
+      } else {
+        TORCH_INTERNAL_ASSERT(false, "fusedact: softmax from ", in.scalar_type(), " to ", out.scalar_type());
       }
-      with_packs(shape.packs, [&](auto packs) {
-        register_forward_kernel<kVecSize<scalar_t>, decltype(packs)::value, Math>
-            <<<register_grid(shape, layout.rows()), kThreadsPerBlock, 0, c10::cuda::getCurrentCUDAStream()>>>(
-                x, y, layout.rows(), layout.size, shape.group);
-      });
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
 

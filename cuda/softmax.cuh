@@ -18,14 +18,15 @@
 
 namespace fusedact::cuda {
 
-// softmax / log_softmax forward (Math): a row reduces to its max and sum of e^(x - max).
-template <class scalar_t, class Math>
+// softmax / log_softmax forward (Math): a row reduces to its max and sum of e^(x - max). The
+// output is out_t: scalar_t, or float for a float16 / bfloat16 input (half_to_float).
+template <class scalar_t, class Math, class out_t = scalar_t>
 struct SoftmaxForwardRows {
   using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
   using Acc = math::RowStats<acc_t>;
 
   const scalar_t* in;
-  scalar_t* out;
+  out_t* out;
   RowLayout layout;
 
   C10_HOST_DEVICE static Acc identity() { return Acc::empty(); }
@@ -34,7 +35,7 @@ struct SoftmaxForwardRows {
   // What write needs, once per row: the max and Math's normalizer of the sum.
   C10_HOST_DEVICE static Acc finish(const Acc& total) { return {total.max, Math{}.normalizer(total.sum)}; }
   C10_HOST_DEVICE void write(int64_t i, const Acc& finished) const {
-    out[i] = static_cast<scalar_t>(Math{}.forward(static_cast<acc_t>(in[i]), finished.max, finished.sum));
+    out[i] = static_cast<out_t>(Math{}.forward(static_cast<acc_t>(in[i]), finished.max, finished.sum));
   }
 };
 

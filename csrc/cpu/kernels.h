@@ -61,7 +61,8 @@ struct CpuBackend {
     for_active_isa(ChannelGradKernels<Fn>::by_isa)(tiling, grad, self, param, out, fn);
   }
 
-  // softmax / log_softmax (Math) along the rows of a contiguous tensor.
+  // softmax / log_softmax (Math) along the rows of a contiguous tensor, in and out of one dtype.
+  static constexpr bool kSoftmaxHalfToFloat = false;
   template <class Math>
   static void softmax(const at::Tensor& in, at::Tensor& out, const RowLayout& layout) {
     for_active_isa(SoftmaxKernels<Math>::forward_by_isa)(in, out, layout);

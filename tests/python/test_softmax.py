@@ -184,6 +184,29 @@ def test_autocast_as_torch(name, device):
 
 
 @each_op
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_half_to_float(name, dtype, device):
+    """half_to_float (torch's _softmax flag, CUDA autocast's form): a 16-bit input into a float32
+    result, and the gradient back in the input's dtype; opcheck covers the flag."""
+    op = getattr(torch.ops.fusedact, name)
+    for shape in ((5, 33), (7, 64)):  # on CUDA: rows of 64 are held in registers
+        x = random_input(shape, dtype, device)
+        leaf = x.detach().requires_grad_()
+        y = op(leaf, -1, True)
+        assert y.dtype == torch.float32
+        assert_same(y, softmax_reference(name, x.float(), -1))
+        grad = random_input(shape, torch.float32, device, seed=1)
+        (got,) = torch.autograd.grad(y, leaf, grad)
+        ref_leaf = x.detach().requires_grad_()
+        (expected,) = torch.autograd.grad(_torch(name)(ref_leaf.float(), -1), ref_leaf, grad)
+        assert got.dtype == dtype
+        assert_same(got, expected)
+    torch.library.opcheck(op, (x, -1, True))
+    with pytest.raises(RuntimeError, match=rf"fusedact\.{name}: half_to_float takes a float16 or bfloat16 input"):
+        op(x.float(), -1, True)
+
+
+@each_op
 def test_clear_errors(name):
     for bad in (torch.arange(6), torch.ones(6).to(torch.float8_e4m3fn)):
         with pytest.raises(RuntimeError, match=rf"fusedact\.{name}: expected input to be a floating-point tensor"):

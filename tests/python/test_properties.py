@@ -86,27 +86,40 @@ def test_glu_pair_and_split_match_torch(data, case):
     out = case.fused(*leaves)
     grad_gate, grad_up = torch.autograd.grad(out, leaves, grad)
     expected_grad_gate, expected_grad_up = case.reference_grads(gate, up, grad)
-    assert_gate_grad_close(out, case.reference_pair(gate, up), up)
+    slope = grad_of(case.act_case().torch, gate.double(), torch.ones_like(gate, dtype=torch.float64))
+    # gelu's left tail in float32 is accurate to 3e-8 (fusedact's; torch's to 4e-7), the tanh
+    # form's to about 1e-5 (x (1 + tanh(u)) / 2 with tanh(u) near -1 cancels, in torch's kernels
+    # and fusedact's alike): where the activation and its derivative are below that, either may
+    # be 0 or a few ulp, and a product with an infinite or a zero up NaN, an infinity or a zero
+    # of either sign. Not compared there.
+    tail = torch.zeros_like(gate, dtype=torch.bool)
+    noise = {"gelu": 3e-8, "gelu_tanh": 1e-5}.get(case.act)
+    if noise is not None:
+        value = case.act_case().torch(gate.double())
+        tail = (gate < 0) & (value.abs() < noise) & (slope.abs() < noise) & ((up == 0) | up.isinf())
+    expected_out = torch.where(tail, out.detach(), case.reference_pair(gate, up))
+    assert_gate_grad_close(out, expected_out, up)
     assert_same(grad_up, expected_grad_up)
     # Where the gate's gradient is a zero in float64 too, its sign is meant: float64's sign,
     # which torch's float32 gelu backward loses below about -6 (it cancels to +0.0).
     # Not where the activation's derivative underflows in gate's dtype: there the sign is lost.
     exact = case.reference_grads(gate.double(), up.double(), grad.double())[0]
-    slope = grad_of(case.act_case().torch, gate.double(), torch.ones_like(gate, dtype=torch.float64))
     kept = (slope == 0) | (slope.to(gate.dtype) != 0)
-    signed = (exact == 0) & (expected_grad_gate == 0) & kept
+    signed = (exact == 0) & (expected_grad_gate == 0) & kept & ~tail
     expected_grad_gate = torch.where(signed, exact.to(gate.dtype), expected_grad_gate)
-    if case.act in ("gelu", "gelu_tanh"):
-        # In the left tail the same cancellation leaves torch's vector loop 0 for a derivative of
-        # -1e-6 to -1e-10: times an infinite up, NaN where float64 (and fusedact) have an infinity.
+    if case.act == "gelu":
+        # In the left tail the same cancellation leaves torch 0 for a derivative of -1e-6 to
+        # -1e-10: times an infinite up, NaN where float64 (and fusedact) have an infinity.
         cancelled = expected_grad_gate.isnan() & ~exact.isnan() & (gate < 0) & (slope.to(gate.dtype) != 0)
         expected_grad_gate = torch.where(cancelled, exact.to(gate.dtype), expected_grad_gate)
+    expected_grad_gate = torch.where(tail, grad_gate.detach(), expected_grad_gate)
     assert_gate_grad_close(grad_gate, expected_grad_gate, grad.double() * up.double(), signed)
 
     if gate.dim() > 0:
         dim = data.draw(st.integers(-gate.dim(), gate.dim() - 1), label="dim")
         x = torch.cat([gate, up], dim)
-        assert_gate_grad_close(case.fused(x, dim=dim), case.reference_split(x, dim), up)
+        split = case.fused(x, dim=dim)
+        assert_gate_grad_close(split, torch.where(tail, split, case.reference_split(x, dim)), up)
 
 
 @given(data=st.data(), name=st.sampled_from(["softmax", "log_softmax"]))

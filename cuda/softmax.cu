@@ -4,7 +4,8 @@
 // lanes, several short rows to a warp: read once, one exp per element, written once. Other
 // rows along the last dim take a warp each when they hold up to kWarpRowMax elements and
 // a block each beyond; rows along another dim (elements `inner` apart) take a thread each, so
-// neighbouring threads read neighbouring elements. The threads of a row merge their parts in a
+// neighbouring threads read neighbouring elements, or, when they are fewer than the GPU runs
+// threads ([32768, 8] along dim 0: 8 rows), a column of lanes each. The threads of a row merge their parts in a
 // fixed order (warp butterfly, then the warps in order): deterministic. On the current stream,
 // without host synchronisation.
 #include "launch.cuh"
@@ -154,6 +155,28 @@ __global__ void __launch_bounds__(kThreadsPerBlock) block_per_row_kernel(Rows ro
   }
 }
 
+// Rows along another dim, when they are fewer than the GPU runs threads: blockDim.x adjacent
+// rows (neighbouring columns, so the loads coalesce), blockDim.y lanes along each (elements
+// ty, ty + blockDim.y, ...), the lanes' parts merged in a fixed tree in shared memory.
+template <class Rows>
+__global__ void __launch_bounds__(kThreadsPerBlock) spatial_kernel(Rows rows) {
+  __shared__ typename Rows::Acc parts[kThreadsPerBlock];
+  const int tx = threadIdx.x, ty = threadIdx.y, width = blockDim.x;
+  for (int64_t base = blockIdx.x * int64_t{width}; base < rows.layout.rows(); base += int64_t{gridDim.x} * width) {
+    const int64_t r = base + tx;
+    const bool valid = r < rows.layout.rows();
+    parts[ty * width + tx] = valid ? row_reduce_thread(rows, r, ty, blockDim.y) : Rows::identity();
+    __syncthreads();
+    for (int half = blockDim.y / 2; half > 0; half /= 2) {
+      if (ty < half) parts[ty * width + tx] = Rows::combine(parts[ty * width + tx], parts[(ty + half) * width + tx]);
+      __syncthreads();
+    }
+    const auto total = parts[tx];
+    if (valid) row_write_thread(rows, r, ty, blockDim.y, total);
+    __syncthreads();  // parts is reused by the next rows
+  }
+}
+
 template <class Rows>
 __global__ void __launch_bounds__(kThreadsPerBlock) thread_per_row_kernel(Rows rows) {
   for (int64_t r = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; r < rows.layout.rows();
@@ -166,7 +189,13 @@ template <class Rows>
 void launch_rows(const Rows& rows) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const RowLayout& layout = rows.layout;
-  if (layout.inner > 1) {
+  if (layout.inner > 1 && layout.rows() < resident_threads() && layout.size > 1) {
+    int width = 1;
+    while (width < kWarpSize && width < layout.inner) width *= 2;
+    const dim3 block(width, kThreadsPerBlock / width);
+    spatial_kernel<<<grid_size((layout.rows() + width - 1) / width * kThreadsPerBlock, kThreadsPerBlock), block, 0,
+                     stream>>>(rows);
+  } else if (layout.inner > 1) {
     thread_per_row_kernel<<<grid_size(layout.rows(), kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(rows);
   } else if (layout.size <= kWarpRowMax) {
     warp_per_row_kernel<<<grid_size(layout.rows() * kWarpSize, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(rows);

@@ -316,7 +316,7 @@ TEST(CudaThreadWork, SoftmaxRowsMatchTorch) {
   using LogBackward = fusedact::cuda::SoftmaxBackwardRows<float, fusedact::math::Softmax<true>>;
   // [outer, size, inner]: rows along the last dim (a warp's lanes, a block's) and along a middle dim.
   for (const auto& [outer, size, inner, nlanes] : std::vector<std::array<int64_t, 4>>{
-           {3, 37, 1, 32}, {2, 1500, 1, 256}, {4, 5, 6, 1}, {1, 1, 1, 32}}) {
+           {3, 37, 1, 32}, {2, 1500, 1, 256}, {4, 5, 6, 1}, {1, 1, 1, 32}, {2, 3000, 5, 8}, {1, 4099, 8, 32}}) {
     const auto x = torch::randn({outer, size, inner}) * 3;
     auto y = torch::full_like(x, kPoison);
     const fusedact::RowLayout layout{outer, size, inner};

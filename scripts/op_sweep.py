@@ -33,6 +33,7 @@ from reference import (  # noqa: E402
     assert_same,
     grad_of,
     random_input,
+    softmax_grad_reference,
     softmax_reference,
 )
 
@@ -135,13 +136,8 @@ def sweep_softmax(device, quick):
                         # The gradient: torch's backward of the same output, in float64.
                         grad = random_input(shape, dtype, device, seed=3)
                         got = grad_of(lambda t, dim=dim, fused=fused: fused(t, dim), x, grad)
-                        # Within the rounding of the row's sum of grad (summed in another order).
-                        backward = getattr(torch.ops.aten, f"_{name}_backward_data")
-                        row_sum = grad.double().abs().sum(dim).max().item()
-                        atol = 1e-5 + 2 * torch.finfo(torch.float32 if dtype != torch.float64 else dtype).eps * row_sum
-                        rtol = {torch.float16: 1e-3, torch.bfloat16: 1.6e-2}.get(dtype, 1.3e-6)
-                        expected = backward(grad.double(), y.double(), dim, torch.float64).to(dtype)
-                        assert_same(got, expected, rtol=rtol, atol=atol)
+                        expected, tolerances = softmax_grad_reference(name, grad, y, dim)
+                        assert_same(got, expected, **tolerances)
                     count += 1
     return count
 

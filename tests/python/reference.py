@@ -369,6 +369,18 @@ def assert_gate_grad_close(actual, expected, grad_times_up, signed_zeros=None):
     assert_same(actual.double() / scale, expected.double() / scale, signed_zeros, rtol=rtol, atol=atol)
 
 
+def softmax_grad_reference(name, grad, output, dim):
+    """softmax's / log_softmax's gradient from their output, torch's backward in float64 rounded to
+    the output's dtype, and the tolerances to compare with: the dtype's rtol, and an atol of
+    1e-5 plus the rounding of the row's sum of |grad| (2 ulp of float32, or of float64), which a
+    kernel may add in another order."""
+    backward = getattr(torch.ops.aten, f"_{name}_backward_data")
+    expected = backward(grad.double(), output.detach().double(), dim, torch.float64).to(output.dtype)
+    eps = torch.finfo(torch.float64 if output.dtype == torch.float64 else torch.float32).eps
+    row_sum = grad.double().abs().sum(dim).max().item()
+    return expected, {"rtol": DEFAULT_TOLERANCES[output.dtype][0], "atol": 1e-5 + 2 * eps * row_sum}
+
+
 def softmax_reference(name, x, dim):
     """torch's result. torch's CPU log_softmax of float16 / bfloat16 rows along the last dim is
     off by up to a few units in the last place (its arithmetic is partly in 16 bits); its CUDA

@@ -40,8 +40,8 @@ struct Softmax {
   }
 
   static at::Tensor empty_contiguous(const at::Tensor& like, std::optional<at::ScalarType> dtype = std::nullopt) {
-    return at::empty_symint(like.sym_sizes(),
-                            like.options().dtype(dtype.value_or(like.scalar_type())).memory_format(at::MemoryFormat::Contiguous));
+    const auto options = like.options().dtype(dtype.value_or(like.scalar_type()));
+    return at::empty_symint(like.sym_sizes(), options.memory_format(at::MemoryFormat::Contiguous));
   }
 
   // The result's dtype: float32 for half_to_float, which takes a float16 or bfloat16 input.
@@ -57,8 +57,9 @@ struct Softmax {
   static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
     const at::ScalarType dtype = result_dtype(self, half_to_float);
     const bool convert_first = half_to_float && !Backend::kSoftmaxHalfToFloat;
-    const at::Tensor in = convert_first ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
-                                        : self.contiguous();
+    const at::Tensor in =
+        convert_first ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
+                      : self.contiguous();
     at::Tensor out = empty_contiguous(in, dtype);
     const RowLayout rows = layout(in, dim);
     if (in.numel() > 0) Backend::template softmax<Math>(in, out, rows);

@@ -139,8 +139,8 @@ void launch_rows(at::TensorIteratorBase& iter, const Fn& fn, cudaStream_t stream
     const dim3 block(cols, kThreadsPerBlock / cols);
     const int64_t resident_blocks = std::max<int64_t>(1, resident_threads() / kThreadsPerBlock);
     const int64_t x_blocks = std::clamp<int64_t>((steps + cols - 1) / cols, 1, resident_blocks);
-    const int64_t y_blocks = std::clamp<int64_t>((rows + block.y - 1) / block.y, 1,
-                                                 std::min<int64_t>(65535, std::max<int64_t>(1, resident_blocks / x_blocks)));
+    const int64_t y_limit = std::min<int64_t>(65535, std::max<int64_t>(1, resident_blocks / x_blocks));
+    const int64_t y_blocks = std::clamp<int64_t>((rows + block.y - 1) / block.y, 1, y_limit);
     rows_kernel<kVec><<<dim3(x_blocks, y_blocks), block, 0, stream>>>(args, offsets, rows, row_len, fn);
   };
   if (aligned) {

@@ -5,9 +5,9 @@
 // rows along the last dim take a warp each when they hold up to kWarpRowMax elements and
 // a block each beyond; rows along another dim (elements `inner` apart) take a thread each, so
 // neighbouring threads read neighbouring elements, or, when they are fewer than the GPU runs
-// threads ([32768, 8] along dim 0: 8 rows), a column of lanes each. The threads of a row merge their parts in a
-// fixed order (warp butterfly, then the warps in order): deterministic. On the current stream,
-// without host synchronisation.
+// threads ([32768, 8] along dim 0: 8 rows), a column of lanes each. The threads of a row merge
+// their parts in a fixed order (warp butterfly, then the warps in order; a tree over a column's
+// lanes): deterministic. On the current stream, without host synchronisation.
 #include "launch.cuh"
 #include "pointwise.cuh"
 #include "softmax.cuh"
@@ -48,7 +48,9 @@ __device__ typename Rows::Acc warp_merge(typename Rows::Acc acc) {
 // the sign of a zero, which changes no output).
 template <class T, class Merge>
 __device__ T group_merge(T value, int group, const Merge& merge) {
-  for (int mask = group / 2; mask > 0; mask /= 2) value = merge(value, __shfl_xor_sync(0xffffffffu, value, mask, group));
+  for (int mask = group / 2; mask > 0; mask /= 2) {
+    value = merge(value, __shfl_xor_sync(0xffffffffu, value, mask, group));
+  }
   return value;
 }
 

@@ -53,8 +53,10 @@ C10_ALWAYS_INLINE at::vec::Vectorized<float> select_below(const at::vec::Vectori
 // costs less than with ATen's Sleef erf. -inf gives 0, +inf 1, NaN passes.
 inline at::vec::Vectorized<float> fast_normal_cdf(const at::vec::Vectorized<float>& x) {
   using V = at::vec::Vectorized<float>;
-  static constexpr float kP[] = {0.3989422619342804f, 0.03377096354961395f, 0.004665527958422899f, 0.0001670993078732863f, 6.256776032387279e-06f, 2.2281067657559106e-08f};
-  static constexpr float kQ[] = {1.0f, 0.25131767988204956f, 0.02858169935643673f, 0.0018749970477074385f, 7.265742169693112e-05f, 1.176812702397001e-06f};
+  static constexpr float kP[] = {0.3989422619342804f,    0.03377096354961395f,  0.004665527958422899f,
+                                 0.0001670993078732863f, 6.256776032387279e-06f, 2.2281067657559106e-08f};
+  static constexpr float kQ[] = {1.0f,                   0.25131767988204956f,   0.02858169935643673f,
+                                 0.0018749970477074385f, 7.265742169693112e-05f, 1.176812702397001e-06f};
   static constexpr float kTail[] = {-4.999999858590343e-10f, -5.592952589950073e-08f, 9.609804010324297e-07f,
                                     -3.911496150976745e-06f, 7.112806997611187e-06f,   -5.791074272565311e-06f,
                                     1.9741146388696507e-06f};
@@ -175,7 +177,8 @@ struct Vec {
   }
   friend Vec tanh(const Vec& a) { return float_form(a, tanh_from_exp, [](const auto& v) { return v.tanh(); }); }
   friend Vec normal_cdf(const Vec& a) {
-    return float_form(a, fast_normal_cdf, [](const auto& v) { return Native(0.5) * (Native(1) + (v * Native(math::kSqrt1_2)).erf()); });
+    return float_form(a, fast_normal_cdf,
+                      [](const auto& v) { return Native(0.5) * (Native(1) + (v * Native(math::kSqrt1_2)).erf()); });
   }
 };
 

@@ -107,7 +107,9 @@ template <int kVec, class scalar_t, int kInputs, int kOutputs, class Offsets, cl
 void run_rows(const fusedact::cuda::RowArgs<scalar_t, kInputs, kOutputs>& args, const Offsets& offsets, int64_t rows,
               int64_t row_len, int64_t ncol, int64_t nrow, const Fn& fn) {
   for (int64_t y = 0; y < nrow; ++y) {
-    for (int64_t x = 0; x < ncol; ++x) fusedact::cuda::rows_thread<kVec>(x, ncol, y, nrow, args, offsets, rows, row_len, fn);
+    for (int64_t x = 0; x < ncol; ++x) {
+      fusedact::cuda::rows_thread<kVec>(x, ncol, y, nrow, args, offsets, rows, row_len, fn);
+    }
   }
 }
 
@@ -180,7 +182,8 @@ TEST(CudaThreadWork, RowsSplitGluMatchesTorch) {
     auto leaf = x.clone().requires_grad_();
     const auto chunks = leaf.chunk(2, 1);
     const auto expected = torch::silu(chunks[0]) * chunks[1];
-    EXPECT_TRUE(torch::allclose(out, expected, 1.3e-6, 1e-5)) << half << ": " << (out - expected).abs().max().item<float>();
+    EXPECT_TRUE(torch::allclose(out, expected, 1.3e-6, 1e-5))
+        << half << ": " << (out - expected).abs().max().item<float>();
 
     // Backward: grad [rows, half] in; both gradients out, into the halves of one [rows, 2 half].
     const auto grad = torch::randn({9, half});
@@ -358,7 +361,9 @@ void register_rows_on_host(const float* x, float* y, const float* grad, float* g
       maxima.push_back(fusedact::cuda::lane_max(values.back()));
     }
     butterfly(maxima, [](float a, float b) { return fusedact::cuda::max_of(a, b); });
-    for (int lane = 0; lane < group; ++lane) sums.push_back(fusedact::cuda::lane_exp_sum<Math>(values[lane], maxima[lane]));
+    for (int lane = 0; lane < group; ++lane) {
+      sums.push_back(fusedact::cuda::lane_exp_sum<Math>(values[lane], maxima[lane]));
+    }
     butterfly(sums, [](float a, float b) { return a + b; });
     for (int lane = 0; lane < group; ++lane) {
       fusedact::cuda::store_forward_lane<Math>(y + r * size, size, lane, group, values[lane], maxima[lane],

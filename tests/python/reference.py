@@ -108,10 +108,11 @@ class Case:
 
 
 def _onednn_gelu(x, result):
-    """torch's float32 / bfloat16 CPU gelu runs oneDNN's gelu_erf, which returns NaN at +inf,
-    overflows to inf above half the float32 maximum (it forms 2x), and (on some CPUs) gives
-    +0.0 where the negative result underflows; torch's float64, float16 and CUDA paths give
-    +inf, the input itself (x * Phi(x) with Phi = 1) and -0.0. And its left tail (below)."""
+    """torch's float32 / bfloat16 CPU gelu runs oneDNN's gelu_erf (float16 too, on CPUs with
+    AVX512-FP16), which returns NaN at +inf, overflows to inf above half the float32 maximum (it
+    forms 2x), and (on some CPUs) gives +0.0 where the negative result underflows; torch's
+    float64 and CUDA paths give +inf, the input itself (x * Phi(x) with Phi = 1) and -0.0. And
+    its left tail (below)."""
     positive_zero = (result == 0) & ~result.signbit()
     oneDNN = (x == math.inf) | (x > torch.finfo(torch.float32).max / 2) | (x.signbit() & positive_zero)
     return oneDNN | _gelu_left_tail(x)
@@ -124,7 +125,7 @@ def _gelu_left_tail(x):
     return (x >= -6) & (x < -4.5)
 
 
-_ONEDNN_GELU = {("cpu", torch.float32): _onednn_gelu, ("cpu", torch.bfloat16): _onednn_gelu}
+_ONEDNN_GELU = {("cpu", dtype): _onednn_gelu for dtype in (torch.float32, torch.bfloat16, torch.float16)}
 
 
 def _scalar_path_at_nan(case, x, grad):
@@ -148,6 +149,17 @@ def _sigmoid_grad_in_float(case, x, grad):
     torch's own sigmoid_backward run in float32 on the same float16 output, rounded once."""
     y = torch.sigmoid(x)
     return torch.ops.aten.sigmoid_backward(grad.float(), y.float()).to(x.dtype)
+
+
+def _gelu_grad_in_float(case, x, grad):
+    """Likewise torch's CPU gelu_backward for float16 on CPUs with AVX512-FP16 (native float16
+    arithmetic). Expected: torch's gelu_backward in float32 on the same values, rounded once, as
+    it computes on other CPUs; and in [-14, -4.5), where its Phi(x) cancels (_gelu_left_tail)
+    and a result that rounds to zero may take the wrong sign, the float64 answer (below -14 the
+    derivative underflows float32, in torch and fusedact alike)."""
+    in_float = torch.ops.aten.gelu_backward(grad.float(), x.float()).double()
+    exact = torch.ops.aten.gelu_backward(grad.double(), x.double())
+    return torch.where((x >= -14) & (x < -4.5), exact, in_float).to(x.dtype)
 
 
 @in_opmath
@@ -206,7 +218,7 @@ POINTWISE = [
     Case("elu", "elu", inplace=True, grad_artifacts=_ELU_NAN_GRAD),
     Case("elu_0.5", "elu", {"alpha": 0.5}, inplace=True, grad_artifacts=_ELU_NAN_GRAD),
     Case("selu", "selu", inplace=True, grad_artifacts=_ELU_NAN_GRAD),
-    Case("gelu", "gelu", torch_artifacts=_ONEDNN_GELU),
+    Case("gelu", "gelu", torch_artifacts=_ONEDNN_GELU, grad_artifacts={("cpu", torch.float16): _gelu_grad_in_float}),
     Case("gelu_tanh", "gelu", {"approximate": "tanh"}),
     Case("quick_gelu", "quick_gelu", torch_fn=_quick_gelu),
     Case("silu", "silu", inplace=True),

@@ -3,11 +3,8 @@
 // loads the operator registrations.
 #include <fusedact/fusedact.h>
 
-#include "channel_param.h"
 #include "cpu/isa.h"
-#include "gated.h"
-#include "pointwise.h"
-#include "softmax.h"
+#include "families.h"
 #include "swiglu_ffn.h"
 
 namespace fusedact {
@@ -16,14 +13,17 @@ namespace {
 
 template <class Op, class... P>
 at::Tensor call(const at::Tensor& input, P... params) {
-  return Pointwise<Op>::forward_op().call(input, params...);
+  return op<typename PointwiseFamily<Op>::Forward>().call(input, params...);
 }
 
 template <class Op, class... P>
 at::Tensor& call_(at::Tensor& input, P... params) {
-  Pointwise<Op>::inplace_op().call(input, params...);
+  op<typename PointwiseFamily<Op>::Inplace>().call(input, params...);
   return input;
 }
+
+template <class Op>
+using Glu = GluFamily<Op>;
 
 }  // namespace
 
@@ -34,7 +34,7 @@ at::Tensor& relu_(at::Tensor& input) { return call_<ReluOp>(input); }
 at::Tensor leaky_relu(const at::Tensor& input, double slope) { return call<LeakyReluOp>(input, slope); }
 at::Tensor& leaky_relu_(at::Tensor& input, double slope) { return call_<LeakyReluOp>(input, slope); }
 at::Tensor prelu(const at::Tensor& input, const at::Tensor& weight) {
-  return ChannelParam<PreluOp>::forward_op().call(input, weight);
+  return op<ChannelParamFamily<PreluOp>::Forward>().call(input, weight);
 }
 at::Tensor elu(const at::Tensor& input, double alpha) { return call<EluOp>(input, alpha); }
 at::Tensor& elu_(at::Tensor& input, double alpha) { return call_<EluOp>(input, alpha); }
@@ -46,7 +46,7 @@ at::Tensor silu(const at::Tensor& input) { return call<SiluOp>(input); }
 at::Tensor& silu_(at::Tensor& input) { return call_<SiluOp>(input); }
 at::Tensor swish(const at::Tensor& input, double beta) { return call<SwishOp>(input, beta); }
 at::Tensor swish(const at::Tensor& input, const at::Tensor& beta) {
-  return ChannelParam<SwishTensorOp>::forward_op().call(input, beta);
+  return op<ChannelParamFamily<SwishTensorOp>::Forward>().call(input, beta);
 }
 at::Tensor mish(const at::Tensor& input) { return call<MishOp>(input); }
 at::Tensor& mish_(at::Tensor& input) { return call_<MishOp>(input); }
@@ -54,24 +54,25 @@ at::Tensor softplus(const at::Tensor& input, double beta, double threshold) {
   return call<SoftplusOp>(input, beta, threshold);
 }
 
-at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) { return Gated<SwigluOp>::forward_op().call(gate, up); }
-at::Tensor swiglu(const at::Tensor& input, int64_t dim) { return Gated<SwigluOp>::split_op().call(input, dim); }
+at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) { return op<Glu<SwigluOp>::Forward>().call(gate, up); }
+at::Tensor swiglu(const at::Tensor& input, int64_t dim) { return op<Glu<SwigluOp>::Split>().call(input, dim); }
 at::Tensor geglu(const at::Tensor& gate, const at::Tensor& up, c10::string_view approximate) {
-  return Gated<GegluOp>::forward_op().call(gate, up, approximate);
+  return op<Glu<GegluOp>::Forward>().call(gate, up, approximate);
 }
 at::Tensor geglu(const at::Tensor& input, int64_t dim, c10::string_view approximate) {
-  return Gated<GegluOp>::split_op().call(input, dim, approximate);
+  return op<Glu<GegluOp>::Split>().call(input, dim, approximate);
 }
-at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up) { return Gated<RegluOp>::forward_op().call(gate, up); }
-at::Tensor reglu(const at::Tensor& input, int64_t dim) { return Gated<RegluOp>::split_op().call(input, dim); }
+at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up) { return op<Glu<RegluOp>::Forward>().call(gate, up); }
+at::Tensor reglu(const at::Tensor& input, int64_t dim) { return op<Glu<RegluOp>::Split>().call(input, dim); }
 
 // An explicit dtype is the caller's: CUDA autocast (which runs softmax in float32) leaves it
 // alone, as torch's does.
 template <class Op>
 at::Tensor softmax_in(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  if (!dtype) return Softmax<Op>::forward_op().call(input, dim, false);
+  const auto& forward = op<typename SoftmaxFamily<Op>::Forward>();
+  if (!dtype) return forward.call(input, dim, false);
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
-  return Softmax<Op>::forward_op().call(input.to(*dtype), dim, false);
+  return forward.call(input.to(*dtype), dim, false);
 }
 
 at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {

@@ -9,62 +9,66 @@
 // float16 / bfloat16), and so are fusedact's channel-parameter ops, prelu and swish with a
 // tensor beta: input and parameter are cast to it, the parameter's gradient comes back in its
 // own dtype through the cast.
-// Registers softmax and log_softmax at AutocastCUDA; swiglu_ffn, prelu and swish_tensor at
-// AutocastCUDA and AutocastCPU.
-#include "channel_param.h"
-#include "softmax.h"
+// Registers the families' AutocastCPU / AutocastCUDA kernels (channel_param.h, softmax.h) and
+// swiglu_ffn's.
+#include "families.h"
 #include "swiglu_ffn.h"
 
 #include <ATen/autocast_mode.h>
 
 namespace fusedact {
-namespace {
 
-template <class Op>
-at::Tensor softmax_in_float32(const at::Tensor& self, int64_t dim, bool half_to_float) {
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
-  const bool half = self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16;
-  if (half && self.is_cuda()) return Softmax<Op>::forward_op().call(self, dim, /*half_to_float=*/true);
-  return Softmax<Op>::forward_op().call(at::autocast::cached_cast(at::kFloat, self, c10::DeviceType::CUDA), dim,
-                                        half_to_float);
+// handle(args...) with the floating tensors among args in kDevice's lower precision.
+template <c10::DeviceType kDevice, class Signature, class... Args>
+auto call_in_lower_precision(const c10::TypedOperatorHandle<Signature>& handle, const Args&... args) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
+  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
+  return handle.call(at::autocast::cached_cast(dtype, args, kDevice)...);
 }
+
+template <c10::DeviceType kDevice, class Companion, class Sig = Signature<Companion>>
+struct LowerPrecisionCall;
+template <c10::DeviceType kDevice, class Companion, class R, class... A>
+struct LowerPrecisionCall<kDevice, Companion, R(A...)> {
+  static R forward(A... args) { return call_in_lower_precision<kDevice>(op<Companion>(), args...); }
+};
+
+namespace {
 
 template <c10::DeviceType kDevice>
 at::Tensor swiglu_ffn_in_lower_precision(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
                                          const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
                                          const std::optional<at::Tensor>& b_up,
                                          const std::optional<at::Tensor>& b_down) {
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
-  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
-  auto cast = [&](const auto& t) { return at::autocast::cached_cast(dtype, t, kDevice); };
-  return SwigluFfn::op().call(cast(x), cast(w_gate), cast(w_up), cast(w_down), cast(b_gate), cast(b_up),
-                              cast(b_down));
-}
-
-template <class Op, c10::DeviceType kDevice>
-at::Tensor channel_param_in_lower_precision(const at::Tensor& self, const at::Tensor& param) {
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
-  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
-  return ChannelParam<Op>::forward_op().call(at::autocast::cached_cast(dtype, self, kDevice),
-                                             at::autocast::cached_cast(dtype, param, kDevice));
-}
-
-template <c10::DeviceType kDevice>
-void register_lower_precision(torch::Library& m) {
-  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<kDevice>);
-  for_each_type(ChannelParamOps{}, [&](auto op) {
-    using Op = decltype(op);
-    m.impl(Op::kName, &channel_param_in_lower_precision<Op, kDevice>);
-  });
+  return call_in_lower_precision<kDevice>(SwigluFfn::op(), x, w_gate, w_up, w_down, b_gate, b_up, b_down);
 }
 
 }  // namespace
 
+template <class Family, c10::DeviceType kDevice>
+struct LowerPrecisionForward : LowerPrecisionCall<kDevice, typename Family::Forward> {};
+
+template <class Op>
+struct SoftmaxAutocastCUDA {
+  using Family = SoftmaxFamily<Op>;
+
+  static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCUDA);
+    const auto& forward = op<typename Family::Forward>();
+    const bool half = self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16;
+    if (half && self.is_cuda()) return forward.call(self, dim, /*half_to_float=*/true);
+    return forward.call(at::autocast::cached_cast(at::kFloat, self, c10::DeviceType::CUDA), dim, half_to_float);
+  }
+};
+
 TORCH_LIBRARY_IMPL(fusedact, AutocastCUDA, m) {
-  for_each_type(SoftmaxOps{}, [&](auto op) { m.impl(decltype(op)::kName, &softmax_in_float32<decltype(op)>); });
-  register_lower_precision<c10::DeviceType::CUDA>(m);
+  register_impls<AutocastCudaOf, /*kEveryOp=*/false>(m, AllFamilies{});
+  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<c10::DeviceType::CUDA>);
 }
 
-TORCH_LIBRARY_IMPL(fusedact, AutocastCPU, m) { register_lower_precision<c10::DeviceType::CPU>(m); }
+TORCH_LIBRARY_IMPL(fusedact, AutocastCPU, m) {
+  register_impls<AutocastCpuOf, /*kEveryOp=*/false>(m, AllFamilies{});
+  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<c10::DeviceType::CPU>);
+}
 
 }  // namespace fusedact

@@ -16,10 +16,7 @@
 //   - backward ops: the fused kernel when no gradient is wanted, else the same math
 //     evaluated with differentiable ATen ops (TensorValue), so double backward works.
 #include "autograd/tensor_value.h"
-#include "channel_param.h"
-#include "gated.h"
-#include "pointwise.h"
-#include "softmax.h"
+#include "families.h"
 #include "swiglu_ffn.h"
 
 #include <ATen/ExpandUtils.h>
@@ -80,18 +77,17 @@ bool differentiable(std::initializer_list<at::Tensor> inputs) {
   return false;
 }
 
-template <class Op, class Params = ParamsOf<Op>>
-struct PointwiseAutograd;
+}  // namespace
 
 template <class Op, class... P>
 struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
-  using Impl = Pointwise<Op>;
-  static constexpr bool kSavesOutput = Impl::kSavesOutput;
+  using Family = PointwiseFamily<Op>;
+  static constexpr bool kSavesOutput = Family::kSavesOutput;
 
   static at::Tensor grad_input(AutogradContext* ctx, const variable_list& grads) {
     const at::Tensor saved = ctx->get_saved_variables()[0];
     return unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
-      return Impl::backward_op().call(grads[0], saved, params...);
+      return op<typename Family::Backward>().call(grads[0], saved, params...);
     });
   }
 
@@ -102,7 +98,7 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
       at::Tensor out;
       {
         at::AutoDispatchBelowADInplaceOrView guard;
-        out = Impl::forward_op().call(self, params...);
+        out = op<typename Family::Forward>().call(self, params...);
       }
       ctx->save_for_backward({kSavesOutput ? out : self});
       ctx->saved_data["params"] = pack(params...);
@@ -157,14 +153,14 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
 
   static void run_inplace(at::Tensor& self, P... params) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    Impl::inplace_op().call(self, params...);
+    op<typename Family::Inplace>().call(self, params...);
   }
 
   static at::Tensor forward(const at::Tensor& self, P... params) {
     // Nothing to record (no input requires grad): no node, no saved tensor. So in the others.
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
-      return Impl::forward_op().call(self, params...);
+      return op<typename Family::Forward>().call(self, params...);
     }
     return Forward::apply(self, params...);
   }
@@ -176,7 +172,7 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
       // Nothing to record (and nothing extra for torch.compile to trace): the ADInplaceOrView
       // kernel below runs the op and bumps the version counter.
       at::AutoDispatchBelowAutograd guard;
-      Impl::inplace_op().call(self, params...);
+      op<typename Family::Inplace>().call(self, params...);
     } else if constexpr (kSavesOutput) {
       InplaceFromOutput::apply(self, params...);
     } else {
@@ -191,13 +187,13 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
       return connect(result.to(saved.scalar_type()), saved);
     }
     at::AutoDispatchBelowADInplaceOrView guard;
-    return Impl::backward_op().call(grad, saved, params...);
+    return op<typename Family::Backward>().call(grad, saved, params...);
   }
 };
 
 template <class Op>
 struct ChannelParamAutograd {
-  using Impl = ChannelParam<Op>;
+  using Family = ChannelParamFamily<Op>;
   using Math = typename Op::Math;
 
   struct Forward : torch::autograd::Function<Forward> {
@@ -206,13 +202,13 @@ struct ChannelParamAutograd {
     static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, const at::Tensor& param) {
       at::AutoDispatchBelowADInplaceOrView guard;
       ctx->save_for_backward({self, param});
-      return Impl::forward_op().call(self, param);
+      return op<typename Family::Forward>().call(self, param);
     }
     static variable_list backward(AutogradContext* ctx, variable_list grads) {
       const auto saved = ctx->get_saved_variables();
       at::Tensor grad_input, grad_param;
-      if (ctx->needs_input_grad(0)) grad_input = Impl::backward_op().call(grads[0], saved[0], saved[1]);
-      if (ctx->needs_input_grad(1)) grad_param = Impl::param_backward_op().call(grads[0], saved[0], saved[1]);
+      if (ctx->needs_input_grad(0)) grad_input = op<typename Family::Backward>().call(grads[0], saved[0], saved[1]);
+      if (ctx->needs_input_grad(1)) grad_param = op<typename Family::ParamBackward>().call(grads[0], saved[0], saved[1]);
       return {grad_input, grad_param};
     }
   };
@@ -220,7 +216,7 @@ struct ChannelParamAutograd {
   static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
     if (!torch::autograd::compute_requires_grad(self, param)) {
       at::AutoDispatchBelowADInplaceOrView guard;
-      return Impl::forward_op().call(self, param);
+      return op<typename Family::Forward>().call(self, param);
     }
     return Forward::apply(self, param);
   }
@@ -228,7 +224,7 @@ struct ChannelParamAutograd {
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
   template <class Fn>
   static at::Tensor composite(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
-    const at::Tensor p = Impl::broadcast_param(self, param);
+    const at::Tensor p = Family::broadcast_param(self, param);
     return Fn{}(TensorValue(opmath(grad)), TensorValue(opmath(self)), TensorValue(opmath(p))).get();
   }
 
@@ -237,26 +233,23 @@ struct ChannelParamAutograd {
       return connect(composite<ParamBackwardFn<Math>>(grad, self, param).to(self.scalar_type()), self);
     }
     at::AutoDispatchBelowADInplaceOrView guard;
-    return Impl::backward_op().call(grad, self, param);
+    return op<typename Family::Backward>().call(grad, self, param);
   }
 
   static at::Tensor param_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
     if (differentiable({grad, self, param})) {
       const at::Tensor shares = composite<ParamGradFn<Math>>(grad, self, param);
-      const at::Tensor summed = at::sum_to(shares, Impl::broadcast_param(self, param).sym_sizes());
+      const at::Tensor summed = at::sum_to(shares, Family::broadcast_param(self, param).sym_sizes());
       return connect(summed.to(param.scalar_type()).reshape_symint(param.sym_sizes()), self);
     }
     at::AutoDispatchBelowADInplaceOrView guard;
-    return Impl::param_backward_op().call(grad, self, param);
+    return op<typename Family::ParamBackward>().call(grad, self, param);
   }
 };
 
-template <class Op, class Params = ParamsOf<typename Op::Activation>>
-struct GatedAutograd;
-
 template <class Op, class... P>
-struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
-  using Impl = Gated<Op>;
+struct GluAutograd<Op, c10::guts::typelist::typelist<P...>> {
+  using Family = GluFamily<Op>;
   using Math = typename Op::Math;
 
   struct Pair : torch::autograd::Function<Pair> {
@@ -266,12 +259,12 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
       at::AutoDispatchBelowADInplaceOrView guard;
       ctx->save_for_backward({gate, up});
       ctx->saved_data["params"] = pack(params...);
-      return Impl::forward_op().call(gate, up, params...);
+      return op<typename Family::Forward>().call(gate, up, params...);
     }
     static variable_list backward(AutogradContext* ctx, variable_list grads) {
       const auto saved = ctx->get_saved_variables();
       auto [grad_gate, grad_up] = unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
-        return Impl::backward_op().call(grads[0], saved[0], saved[1], params...);
+        return op<typename Family::Backward>().call(grads[0], saved[0], saved[1], params...);
       });
       variable_list result = {grad_gate, grad_up};
       result.resize(2 + sizeof...(P));
@@ -287,13 +280,13 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
       ctx->save_for_backward({self});
       ctx->saved_data["dim"] = dim;
       ctx->saved_data["params"] = pack(params...);
-      return Impl::split_op().call(self, dim, params...);
+      return op<typename Family::Split>().call(self, dim, params...);
     }
     static variable_list backward(AutogradContext* ctx, variable_list grads) {
       const at::Tensor self = ctx->get_saved_variables()[0];
       const int64_t dim = ctx->saved_data["dim"].toInt();
       variable_list result = {unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
-        return Impl::split_backward_op().call(grads[0], self, dim, params...);
+        return op<typename Family::SplitBackward>().call(grads[0], self, dim, params...);
       })};
       result.resize(2 + sizeof...(P));
       return result;
@@ -303,14 +296,14 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
   static at::Tensor forward(const at::Tensor& gate, const at::Tensor& up, P... params) {
     if (!torch::autograd::compute_requires_grad(gate, up)) {
       at::AutoDispatchBelowADInplaceOrView guard;
-      return Impl::forward_op().call(gate, up, params...);
+      return op<typename Family::Forward>().call(gate, up, params...);
     }
     return Pair::apply(gate, up, params...);
   }
   static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) {
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
-      return Impl::split_op().call(self, dim, params...);
+      return op<typename Family::Split>().call(self, dim, params...);
     }
     return Split::apply(self, dim, params...);
   }
@@ -318,7 +311,7 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
   static std::tuple<at::Tensor, at::Tensor> composite(const at::Tensor& grad, const at::Tensor& gate,
                                                       const at::Tensor& up, P... params) {
-    const auto fn = GatedBackwardFn<Math>{Impl::make(params...)};
+    const auto fn = GatedBackwardFn<Math>{Family::make(params...)};
     const auto result = fn(TensorValue(opmath(grad)), TensorValue(opmath(gate)), TensorValue(opmath(up)));
     return {connect(result.first.get().to(gate.scalar_type()), gate),
             connect(result.second.get().to(up.scalar_type()), gate)};
@@ -328,23 +321,23 @@ struct GatedAutograd<Op, c10::guts::typelist::typelist<P...>> {
                                                      const at::Tensor& up, P... params) {
     if (differentiable({grad, gate, up})) return composite(grad, gate, up, params...);
     at::AutoDispatchBelowADInplaceOrView guard;
-    return Impl::backward_op().call(grad, gate, up, params...);
+    return op<typename Family::Backward>().call(grad, gate, up, params...);
   }
 
   static at::Tensor split_backward(const at::Tensor& grad, const at::Tensor& self, int64_t dim, P... params) {
     if (differentiable({grad, self})) {
-      const auto [gate, up] = Impl::halves(split_backward_name<Op>(), self, dim);
+      const auto [gate, up] = Family::halves(op_name<typename Family::SplitBackward>(), self, dim);
       const auto [grad_gate, grad_up] = composite(grad, gate, up, params...);
       return at::cat({grad_gate, grad_up}, at::maybe_wrap_dim(dim, self.dim()));
     }
     at::AutoDispatchBelowADInplaceOrView guard;
-    return Impl::split_backward_op().call(grad, self, dim, params...);
+    return op<typename Family::SplitBackward>().call(grad, self, dim, params...);
   }
 };
 
 template <class Op>
 struct SoftmaxAutograd {
-  using Impl = Softmax<Op>;
+  using Family = SoftmaxFamily<Op>;
 
   struct Forward : torch::autograd::Function<Forward> {
     static constexpr bool is_traceable = true;
@@ -354,7 +347,7 @@ struct SoftmaxAutograd {
       at::Tensor out;
       {
         at::AutoDispatchBelowADInplaceOrView guard;
-        out = Impl::forward_op().call(self, dim, half_to_float);
+        out = op<typename Family::Forward>().call(self, dim, half_to_float);
       }
       ctx->save_for_backward({out});
       ctx->saved_data["dim"] = dim;
@@ -363,7 +356,7 @@ struct SoftmaxAutograd {
     }
     static variable_list backward(AutogradContext* ctx, variable_list grads) {
       const at::Tensor output = ctx->get_saved_variables()[0];
-      const at::Tensor grad = Impl::backward_op().call(grads[0], output, ctx->saved_data["dim"].toInt());
+      const at::Tensor grad = op<typename Family::Backward>().call(grads[0], output, ctx->saved_data["dim"].toInt());
       return {grad.to(ctx->saved_data["input_dtype"].toScalarType()), at::Tensor(), at::Tensor()};
     }
   };
@@ -371,7 +364,7 @@ struct SoftmaxAutograd {
   static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
-      return Impl::forward_op().call(self, dim, half_to_float);
+      return op<typename Family::Forward>().call(self, dim, half_to_float);
     }
     return Forward::apply(self, dim, half_to_float);
   }
@@ -385,9 +378,11 @@ struct SoftmaxAutograd {
       return connect(math.backward(g, y, TensorValue(total)).get().to(output.scalar_type()), output);
     }
     at::AutoDispatchBelowADInplaceOrView guard;
-    return Impl::backward_op().call(grad, output, dim);
+    return op<typename Family::Backward>().call(grad, output, dim);
   }
 };
+
+namespace {
 
 struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
   static constexpr bool is_traceable = true;
@@ -436,35 +431,7 @@ struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
-  for_each_type(PointwiseOps{}, [&](auto op) {
-    using Op = decltype(op);
-    using Autograd = PointwiseAutograd<Op>;
-    m.impl(Op::kName, &Autograd::forward);
-    m.impl(backward_name<Op>().c_str(), &Autograd::backward);
-    if constexpr (Op::kHasInplace) {
-      m.impl(inplace_name<Op>().c_str(), &Autograd::forward_);
-    }
-  });
-  for_each_type(ChannelParamOps{}, [&](auto op) {
-    using Op = decltype(op);
-    using Autograd = ChannelParamAutograd<Op>;
-    m.impl(Op::kName, &Autograd::forward);
-    m.impl(backward_name<Op>().c_str(), &Autograd::backward);
-    m.impl(param_backward_name<Op>().c_str(), &Autograd::param_backward);
-  });
-  for_each_type(GatedOps{}, [&](auto op) {
-    using Op = decltype(op);
-    using Autograd = GatedAutograd<Op>;
-    m.impl(Op::kName, &Autograd::forward);
-    m.impl(backward_name<Op>().c_str(), &Autograd::backward);
-    m.impl(split_name<Op>().c_str(), &Autograd::split);
-    m.impl(split_backward_name<Op>().c_str(), &Autograd::split_backward);
-  });
-  for_each_type(SoftmaxOps{}, [&](auto op) {
-    using Op = decltype(op);
-    m.impl(Op::kName, &SoftmaxAutograd<Op>::forward);
-    m.impl(backward_name<Op>().c_str(), &SoftmaxAutograd<Op>::backward);
-  });
+  register_impls<AutogradOf, /*kEveryOp=*/true>(m, AllFamilies{});
   m.impl(SwigluFfn::kName, &SwigluFfnAutograd::call);
 }
 

@@ -1,8 +1,11 @@
-// Device-generic machinery of the channel-parameter ops (ops.h: prelu, swish with a tensor
-// beta): argument checks, the parameter's broadcast view, and the forward / backward /
-// parameter-gradient implementations shared by every backend. A backend supplies `run` (as
-// for the pointwise ops) and `channel_grad(tiling, grad, self, param, out, fn)`, which sums
-// fn per channel as channel_tiling.h lays out.
+// The channel-parameter family (ops.h: ChannelParamOps: prelu, swish with a tensor beta):
+// argument checks, the parameter's broadcast view, and the operators
+//   <name>(Tensor self, Tensor <param>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
+//   <name>_<param>_backward(Tensor grad_output, Tensor self, Tensor <param>) -> Tensor
+// whose kernels are shared by every backend. A backend supplies `run` (as for the pointwise
+// ops) and `channel_grad(tiling, grad, self, param, out, fn)`, which sums fn per channel as
+// channel_tiling.h lays out. Under autocast they run in the lower precision, as torch's prelu.
 #pragma once
 
 #include "channel_tiling.h"
@@ -16,23 +19,48 @@
 namespace fusedact {
 
 template <class Op>
-struct ChannelParam {
+struct ChannelParamAutograd;  // autograd.cpp
+
+template <class Op>
+struct ChannelParamFamily {
+  using Entry = Op;
   using Math = typename Op::Math;
 
-  static const auto& forward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(std::string(Op::kName));
-    return op;
-  }
-  static const auto& backward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>(
-        backward_name<Op>());
-    return op;
-  }
-  static const auto& param_backward_op() {
-    static const auto op =
-        find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>(param_backward_name<Op>());
-    return op;
-  }
+  struct Forward {
+    using Family = ChannelParamFamily;
+    static std::string suffix() { return ""; }
+    static std::string schema() { return "(Tensor self, Tensor " + std::string(Op::kParam) + ") -> Tensor"; }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::forward) {
+      return &Impl::forward;
+    }
+  };
+  // The gradient of the input.
+  struct Backward {
+    using Family = ChannelParamFamily;
+    static std::string suffix() { return "_backward"; }
+    static std::string schema() {
+      return "(Tensor grad_output, Tensor self, Tensor " + std::string(Op::kParam) + ") -> Tensor";
+    }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::backward) {
+      return &Impl::backward;
+    }
+  };
+  // The gradient of the parameter.
+  struct ParamBackward {
+    using Family = ChannelParamFamily;
+    static std::string suffix() { return std::string("_") + Op::kParam + "_backward"; }
+    static std::string schema() { return Backward::schema(); }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::param_backward) {
+      return &Impl::param_backward;
+    }
+  };
+  using Ops = TypeList<Forward, Backward, ParamBackward>;
+
+  using Functors = TypeList<BinaryForwardFn<Math>, ParamBackwardFn<Math>>;
+  using ChannelReductions = TypeList<ParamGradFn<Math>>;
 
   // Checks input and parameter as torch's prelu does and returns the parameter viewed to
   // broadcast against the input: a 0-dim tensor for one value, [1, C, 1, ...] for one per
@@ -59,66 +87,59 @@ struct ChannelParam {
   }
 
   template <class Backend>
-  static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
-    at::Tensor out = at::empty_like(self);
-    auto iter = pointwise_iter({out}, {self, broadcast_param(self, param)});
-    Backend::run(iter, BinaryForwardFn<Math>{});
-    return out;
-  }
+  struct Kernels {
+    static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
+      at::Tensor out = at::empty_like(self);
+      auto iter = pointwise_iter({out}, {self, broadcast_param(self, param)});
+      Backend::run(iter, BinaryForwardFn<Math>{});
+      return out;
+    }
 
-  // The gradient of the input.
-  template <class Backend>
-  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
-    check_backward_args(backward_name<Op>(), grad, self);
-    at::Tensor grad_input = at::empty_like(self);
-    auto iter = pointwise_iter({grad_input}, {grad, self, broadcast_param(self, param)});
-    Backend::run(iter, ParamBackwardFn<Math>{});
-    return grad_input;
-  }
+    static at::Tensor backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+      check_backward_args(op_name<Backward>(), grad, self);
+      at::Tensor grad_input = at::empty_like(self);
+      auto iter = pointwise_iter({grad_input}, {grad, self, broadcast_param(self, param)});
+      Backend::run(iter, ParamBackwardFn<Math>{});
+      return grad_input;
+    }
 
-  // The gradient of the parameter: ParamGradFn summed per channel, deterministically.
-  template <class Backend>
-  static at::Tensor param_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
-    check_backward_args(param_backward_name<Op>(), grad, self);
-    broadcast_param(self, param);
-    const bool per_channel = param.numel() != 1;
-    const int64_t channels = per_channel ? self.size(1) : 1;
-    at::Tensor out = at::empty({channels}, param.options());
-    if (self.numel() == 0) return out.zero_().view(param.sizes());
-    const int64_t rows = per_channel ? self.size(0) : 1;
-    const auto tiling = ChannelTiling::make(rows, channels, self.numel() / (rows * channels));
-    Backend::channel_grad(tiling, grad.contiguous(), self.contiguous(), param.reshape({channels}).contiguous(), out,
-                          ParamGradFn<Math>{});
-    return out.view(param.sizes());
-  }
+    // ParamGradFn summed per channel, deterministically.
+    static at::Tensor param_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+      check_backward_args(op_name<ParamBackward>(), grad, self);
+      broadcast_param(self, param);
+      const bool per_channel = param.numel() != 1;
+      const int64_t channels = per_channel ? self.size(1) : 1;
+      at::Tensor out = at::empty({channels}, param.options());
+      if (self.numel() == 0) return out.zero_().view(param.sizes());
+      const int64_t rows = per_channel ? self.size(0) : 1;
+      const auto tiling = ChannelTiling::make(rows, channels, self.numel() / (rows * channels));
+      Backend::channel_grad(tiling, grad.contiguous(), self.contiguous(), param.reshape({channels}).contiguous(),
+                            out, ParamGradFn<Math>{});
+      return out.view(param.sizes());
+    }
+  };
 
-  // Meta kernels: the same checks and allocation, no computation.
-  static at::Tensor forward_meta(const at::Tensor& self, const at::Tensor& param) {
-    broadcast_param(self, param);
-    return at::empty_like(self);
-  }
-  static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
-    check_backward_args(backward_name<Op>(), grad, self);
-    broadcast_param(self, param);
-    return at::empty_like(self);
-  }
-  static at::Tensor param_backward_meta(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
-    check_backward_args(param_backward_name<Op>(), grad, self);
-    broadcast_param(self, param);
-    return at::empty_symint(param.sym_sizes(), param.options());
-  }
+  // The same checks and allocation, no computation.
+  struct Meta {
+    static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
+      broadcast_param(self, param);
+      return at::empty_like(self);
+    }
+    static at::Tensor backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+      check_backward_args(op_name<Backward>(), grad, self);
+      broadcast_param(self, param);
+      return at::empty_like(self);
+    }
+    static at::Tensor param_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
+      check_backward_args(op_name<ParamBackward>(), grad, self);
+      broadcast_param(self, param);
+      return at::empty_symint(param.sym_sizes(), param.options());
+    }
+  };
+
+  using Autograd = ChannelParamAutograd<Op>;
+  using AutocastCPU = LowerPrecisionForward<ChannelParamFamily, c10::DeviceType::CPU>;
+  using AutocastCUDA = LowerPrecisionForward<ChannelParamFamily, c10::DeviceType::CUDA>;
 };
-
-// Registers every channel-parameter op with the kernels of one backend.
-template <class Backend>
-void register_channel_param_kernels(torch::Library& m) {
-  for_each_type(ChannelParamOps{}, [&](auto op) {
-    using Op = decltype(op);
-    using Impl = ChannelParam<Op>;
-    m.impl(Op::kName, &Impl::template forward<Backend>);
-    m.impl(backward_name<Op>().c_str(), &Impl::template backward<Backend>);
-    m.impl(param_backward_name<Op>().c_str(), &Impl::template param_backward<Backend>);
-  });
-}
 
 }  // namespace fusedact

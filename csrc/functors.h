@@ -1,10 +1,11 @@
 // Kernel functors: each adapts a math struct of math.h to a fixed arity. A functor has
 // kInputs inputs and kOutputs outputs (1 unless it says); its call operator takes kInputs
 // values of any math value type V and returns one V, or a math::Pair<V> for two outputs.
-// The backends compile every functor of the op tables (the lists at the end).
+// Each family lists the functors its kernels run (`Functors`); families.h gathers them for the
+// backends to compile.
 #pragma once
 
-#include "ops.h"
+#include <fusedact/math.h>
 
 #include <c10/macros/Macros.h>
 
@@ -87,20 +88,5 @@ struct ParamGradFn {
     return math.backward_param(grad, x, p);
   }
 };
-
-// Every functor type the backends must compile for the op tables: the element-wise ones
-// (run over a TensorIterator) and the channel reductions.
-template <class Pointwise, class ChannelParam, class Gated>
-struct AllFunctors;
-template <class... Ops, class... ParamOps, class... GatedOps>
-struct AllFunctors<TypeList<Ops...>, TypeList<ParamOps...>, TypeList<GatedOps...>> {
-  using elementwise = TypeList<ForwardFn<typename Ops::Math>..., BackwardFn<typename Ops::Math>...,
-                               BinaryForwardFn<typename ParamOps::Math>..., ParamBackwardFn<typename ParamOps::Math>...,
-                               BinaryForwardFn<typename GatedOps::Math>..., GatedBackwardFn<typename GatedOps::Math>...>;
-  using channel_reductions = TypeList<ParamGradFn<typename ParamOps::Math>...>;
-};
-using AllOpFunctors = AllFunctors<PointwiseOps, ChannelParamOps, GatedOps>;
-using PointwiseFunctors = AllOpFunctors::elementwise;
-using ChannelGradFunctors = AllOpFunctors::channel_reductions;
 
 }  // namespace fusedact

@@ -4,32 +4,25 @@
 // backward must see the change) and with nothing to record. The counter is bumped before the
 // op runs, so that an inference tensor outside inference mode raises, as torch's in-place ops
 // do, before it is modified.
-#include "pointwise.h"
+#include "families.h"
 
 #include <torch/csrc/autograd/VariableTypeUtils.h>
 
 namespace fusedact {
-namespace {
-
-template <class Op, class Params = ParamsOf<Op>>
-struct InplaceOrView;
 
 template <class Op, class... P>
-struct InplaceOrView<Op, c10::guts::typelist::typelist<P...>> {
+struct PointwiseInplaceOrView<Op, c10::guts::typelist::typelist<P...>> {
+  using Inplace = typename PointwiseFamily<Op>::Inplace;
+
   static void forward_(at::Tensor& self, P... params) {
     torch::autograd::increment_version(self);
     at::AutoDispatchBelowADInplaceOrView guard;
-    Pointwise<Op>::inplace_op().call(self, params...);
+    op<Inplace>().call(self, params...);
   }
 };
 
-}  // namespace
-
 TORCH_LIBRARY_IMPL(fusedact, ADInplaceOrView, m) {
-  for_each_type(PointwiseOps{}, [&](auto op) {
-    using Op = decltype(op);
-    if constexpr (Op::kHasInplace) m.impl(inplace_name<Op>().c_str(), &InplaceOrView<Op>::forward_);
-  });
+  register_impls<InplaceOrViewOf, /*kEveryOp=*/false>(m, AllFamilies{});
 }
 
 }  // namespace fusedact

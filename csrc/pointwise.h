@@ -1,10 +1,16 @@
-// Device-generic machinery of the pointwise ops: argument checks, and the forward /
-// in-place / backward implementations shared by every backend. A backend (CpuBackend,
-// CudaBackend) only supplies `run(TensorIteratorBase&, const Fn&)`, which applies a kernel
-// functor (functors.h) element-wise.
+// The pointwise family (ops.h: PointwiseOps): argument checks shared by every family, and
+// the operators of a pointwise entry,
+//   <name>(Tensor self, <params>) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor self|output, <params>) -> Tensor
+//   <name>_(Tensor(a!) self, <params>) -> ()          where torch.nn has inplace=True
+// backward taking the input or the output, whichever the math saves. The in-place op returns
+// nothing, the form torch.compile can functionalize. Its kernels are device-generic: a
+// backend (cpu::CpuBackend, cuda::CudaBackend) only supplies `run(TensorIteratorBase&,
+// const Fn&)`, which applies a kernel functor (functors.h) element-wise.
 #pragma once
 
 #include "functors.h"
+#include "family.h"
 #include "ops.h"
 
 #include <ATen/TensorIterator.h>
@@ -70,93 +76,117 @@ inline at::TensorIterator pointwise_iter(std::initializer_list<at::Tensor> outpu
   return config.build();
 }
 
-// ---- implementations ----------------------------------------------------------------------
+// ---- the family ----------------------------------------------------------------------------
 
-template <class Op, class Params = ParamsOf<Op>>
-struct Pointwise;
+template <class Op, class Params = ParamTypes<Op>>
+struct PointwiseFamily;
+
+template <class Op, class Params = ParamTypes<Op>>
+struct PointwiseAutograd;  // autograd.cpp
+template <class Op, class Params = ParamTypes<Op>>
+struct PointwiseInplaceOrView;  // inplace_or_view.cpp
 
 template <class Op, class... P>
-struct Pointwise<Op, c10::guts::typelist::typelist<P...>> {
+struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
+  using Entry = Op;
   using Math = typename Op::Math;
+  static_assert(make_matches_params<Op>(), "make's parameters must be kParams' C++ types");
   static constexpr bool kSavesOutput = Math::kSaves == math::Saves::Output;
 
-  // Dispatcher handles, for autograd and the C++ API.
-  static const auto& forward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, P...)>(Op::kName);
-    return op;
-  }
-  static const auto& inplace_op() {
-    static const auto op = find_op<void(at::Tensor&, P...)>(inplace_name<Op>());
-    return op;
-  }
-  static const auto& backward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, P...)>(backward_name<Op>());
-    return op;
-  }
+  struct Forward {
+    using Family = PointwiseFamily;
+    static std::string suffix() { return ""; }
+    static std::string schema() { return "(Tensor self" + schema_params(Op::kParams) + ") -> Tensor"; }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::forward) {
+      return &Impl::forward;
+    }
+  };
+  struct Backward {
+    using Family = PointwiseFamily;
+    static std::string suffix() { return "_backward"; }
+    static std::string schema() {
+      return std::string("(Tensor grad_output, Tensor ") + (kSavesOutput ? "output" : "self") +
+             schema_params(Op::kParams) + ") -> Tensor";
+    }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::backward) {
+      return &Impl::backward;
+    }
+  };
+  struct Inplace {
+    using Family = PointwiseFamily;
+    static std::string suffix() { return "_"; }
+    static std::string schema() { return "(Tensor(a!) self" + schema_params(Op::kParams) + ") -> ()"; }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::forward_) {
+      return &Impl::forward_;
+    }
+  };
+  using Ops = std::conditional_t<Op::kHasInplace, TypeList<Forward, Backward, Inplace>, TypeList<Forward, Backward>>;
+
+  // The functors the backends compile for it.
+  using Functors = TypeList<ForwardFn<Math>, BackwardFn<Math>>;
 
   // The math struct for the schema arguments, checked against the dtype they will run in.
-  static Math math(const char* op, at::ScalarType dtype, P... params) {
-    check_params_fit(op, dtype, params...);
+  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
+    check_params_fit(op.c_str(), dtype, params...);
     return Op::make(params...);
   }
 
   template <class Backend>
-  static at::Tensor forward(const at::Tensor& self, P... params) {
-    check_floating(Op::kName, "input", self);
-    auto fn = ForwardFn<Math>{math(Op::kName, self.scalar_type(), params...)};
-    at::Tensor out = at::empty_like(self);
-    auto iter = pointwise_iter({out}, {self});
-    Backend::run(iter, fn);
-    return out;
-  }
-
-  template <class Backend>
-  static void forward_(at::Tensor& self, P... params) {
-    check_floating(inplace_name<Op>().c_str(), "input", self);
-    auto fn = ForwardFn<Math>{math(inplace_name<Op>().c_str(), self.scalar_type(), params...)};
-    auto iter = pointwise_iter({self}, {self});
-    Backend::run(iter, fn);
-  }
-
-  template <class Backend>
-  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
-    check_backward_args(backward_name<Op>(), grad, saved);
-    auto fn = BackwardFn<Math>{math(backward_name<Op>().c_str(), saved.scalar_type(), params...)};
-    at::Tensor grad_input = at::empty_like(saved);
-    auto iter = pointwise_iter({grad_input}, {grad, saved});
-    Backend::run(iter, fn);
-    return grad_input;
-  }
-
-  // Meta kernels: the same checks and allocation, no computation. Sym-size APIs only, so
-  // that dynamic shapes stay symbolic.
-  static at::Tensor forward_meta(const at::Tensor& self, P... params) {
-    check_floating(Op::kName, "input", self);
-    (void)math(Op::kName, self.scalar_type(), params...);
-    return at::empty_like(self);
-  }
-  static void forward_meta_(at::Tensor& self, P... params) {
-    check_floating(inplace_name<Op>().c_str(), "input", self);
-    (void)math(inplace_name<Op>().c_str(), self.scalar_type(), params...);
-  }
-  static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& saved, P... params) {
-    check_backward_args(backward_name<Op>(), grad, saved);
-    (void)math(backward_name<Op>().c_str(), saved.scalar_type(), params...);
-    return at::empty_like(saved);
-  }
-};
-
-// Registers every op of the table with the kernels of one backend.
-template <class Backend>
-void register_pointwise_kernels(torch::Library& m) {
-  for_each_type(PointwiseOps{}, [&](auto op) {
-    using Impl = Pointwise<decltype(op)>;
-    m.impl(decltype(op)::kName, &Impl::template forward<Backend>);
-    m.impl(backward_name<decltype(op)>().c_str(), &Impl::template backward<Backend>);
-    if constexpr (decltype(op)::kHasInplace) {
-      m.impl(inplace_name<decltype(op)>().c_str(), &Impl::template forward_<Backend>);
+  struct Kernels {
+    static at::Tensor forward(const at::Tensor& self, P... params) {
+      check_floating(Op::kName, "input", self);
+      auto fn = ForwardFn<Math>{math(Op::kName, self.scalar_type(), params...)};
+      at::Tensor out = at::empty_like(self);
+      auto iter = pointwise_iter({out}, {self});
+      Backend::run(iter, fn);
+      return out;
     }
-  });
-}
+
+    static void forward_(at::Tensor& self, P... params) {
+      const std::string& name = op_name<Inplace>();
+      check_floating(name.c_str(), "input", self);
+      auto fn = ForwardFn<Math>{math(name, self.scalar_type(), params...)};
+      auto iter = pointwise_iter({self}, {self});
+      Backend::run(iter, fn);
+    }
+
+    static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
+      const std::string& name = op_name<Backward>();
+      check_backward_args(name, grad, saved);
+      auto fn = BackwardFn<Math>{math(name, saved.scalar_type(), params...)};
+      at::Tensor grad_input = at::empty_like(saved);
+      auto iter = pointwise_iter({grad_input}, {grad, saved});
+      Backend::run(iter, fn);
+      return grad_input;
+    }
+  };
+
+  // The same checks and allocation, no computation. Sym-size APIs only, so that dynamic
+  // shapes stay symbolic.
+  struct Meta {
+    static at::Tensor forward(const at::Tensor& self, P... params) {
+      check_floating(Op::kName, "input", self);
+      (void)math(Op::kName, self.scalar_type(), params...);
+      return at::empty_like(self);
+    }
+    static void forward_(at::Tensor& self, P... params) {
+      const std::string& name = op_name<Inplace>();
+      check_floating(name.c_str(), "input", self);
+      (void)math(name, self.scalar_type(), params...);
+    }
+    static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
+      const std::string& name = op_name<Backward>();
+      check_backward_args(name, grad, saved);
+      (void)math(name, saved.scalar_type(), params...);
+      return at::empty_like(saved);
+    }
+  };
+
+  using Autograd = PointwiseAutograd<Op>;
+  using InplaceOrView = PointwiseInplaceOrView<Op>;  // for the in-place op
+};
 
 }  // namespace fusedact

@@ -1,10 +1,13 @@
-// Device-generic machinery of softmax and log_softmax (ops.h: SoftmaxOps): argument checks,
-// the [outer, size, inner] view around dim, and the forward / backward implementations shared
-// by every backend. A backend supplies `softmax<Math>(in, out, layout)` and
-// `softmax_backward<Math>(grad, output, grad_input, layout)` over contiguous tensors, and says
-// whether its forward reads a float16 / bfloat16 input into a float32 output itself
-// (kSoftmaxHalfToFloat; otherwise the input is converted first). As torch's, the results are
-// contiguous whatever the input's layout.
+// The softmax family (ops.h: SoftmaxOps: softmax, log_softmax along a dim): argument checks,
+// the [outer, size, inner] view around dim, and the operators
+//   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
+//   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
+// half_to_float: a float16 / bfloat16 input gives a float32 result, read and written once, as
+// torch's _softmax (CUDA autocast's form). Kernels shared by every backend: a backend supplies
+// `softmax<Math>(in, out, layout)` and `softmax_backward<Math>(grad, output, grad_input,
+// layout)` over contiguous tensors, and says whether its forward reads a float16 / bfloat16
+// input into a float32 output itself (kSoftmaxHalfToFloat; otherwise the input is converted
+// first). As torch's, the results are contiguous whatever the input's layout.
 #pragma once
 
 #include "pointwise.h"
@@ -16,17 +19,34 @@
 namespace fusedact {
 
 template <class Op>
-struct Softmax {
+struct SoftmaxAutograd;  // autograd.cpp
+template <class Op>
+struct SoftmaxAutocastCUDA;  // autocast.cpp
+
+template <class Op>
+struct SoftmaxFamily {
+  using Entry = Op;
   using Math = typename Op::Math;
 
-  static const auto& forward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t, bool)>(Op::kName);
-    return op;
-  }
-  static const auto& backward_op() {
-    static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t)>(backward_name<Op>());
-    return op;
-  }
+  struct Forward {
+    using Family = SoftmaxFamily;
+    static std::string suffix() { return ""; }
+    static std::string schema() { return "(Tensor self, int dim, bool half_to_float=False) -> Tensor"; }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::forward) {
+      return &Impl::forward;
+    }
+  };
+  struct Backward {
+    using Family = SoftmaxFamily;
+    static std::string suffix() { return "_backward"; }
+    static std::string schema() { return "(Tensor grad_output, Tensor output, int dim) -> Tensor"; }
+    template <class Impl>
+    static constexpr auto impl() -> decltype(&Impl::backward) {
+      return &Impl::backward;
+    }
+  };
+  using Ops = TypeList<Forward, Backward>;
 
   // The rows along dim of a contiguous tensor of t's shape (a 0-D tensor is one row of one).
   static RowLayout layout(const at::Tensor& t, int64_t dim) {
@@ -54,50 +74,46 @@ struct Softmax {
   }
 
   template <class Backend>
-  static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
-    const at::ScalarType dtype = result_dtype(self, half_to_float);
-    const bool convert_first = half_to_float && !Backend::kSoftmaxHalfToFloat;
-    const at::Tensor in =
-        convert_first ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
-                      : self.contiguous();
-    at::Tensor out = empty_contiguous(in, dtype);
-    const RowLayout rows = layout(in, dim);
-    if (in.numel() > 0) Backend::template softmax<Math>(in, out, rows);
-    return out;
-  }
+  struct Kernels {
+    static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
+      const at::ScalarType dtype = result_dtype(self, half_to_float);
+      const bool convert_first = half_to_float && !Backend::kSoftmaxHalfToFloat;
+      const at::Tensor in =
+          convert_first ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
+                        : self.contiguous();
+      at::Tensor out = empty_contiguous(in, dtype);
+      const RowLayout rows = layout(in, dim);
+      if (in.numel() > 0) Backend::template softmax<Math>(in, out, rows);
+      return out;
+    }
 
-  // The gradient of the input, from the output.
-  template <class Backend>
-  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
-    check_backward_args(backward_name<Op>(), grad, output);
-    const at::Tensor g = grad.contiguous(), y = output.contiguous();
-    at::Tensor grad_input = empty_contiguous(y);
-    const RowLayout rows = layout(y, dim);
-    if (y.numel() > 0) Backend::template softmax_backward<Math>(g, y, grad_input, rows);
-    return grad_input;
-  }
+    // The gradient of the input, from the output.
+    static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
+      check_backward_args(op_name<Backward>(), grad, output);
+      const at::Tensor g = grad.contiguous(), y = output.contiguous();
+      at::Tensor grad_input = empty_contiguous(y);
+      const RowLayout rows = layout(y, dim);
+      if (y.numel() > 0) Backend::template softmax_backward<Math>(g, y, grad_input, rows);
+      return grad_input;
+    }
+  };
 
-  // Meta kernels: the same checks and allocation, no computation.
-  static at::Tensor forward_meta(const at::Tensor& self, int64_t dim, bool half_to_float) {
-    const at::ScalarType dtype = result_dtype(self, half_to_float);
-    at::maybe_wrap_dim(dim, self.dim());
-    return empty_contiguous(self, dtype);
-  }
-  static at::Tensor backward_meta(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
-    check_backward_args(backward_name<Op>(), grad, output);
-    at::maybe_wrap_dim(dim, output.dim());
-    return empty_contiguous(output);
-  }
+  // The same checks and allocation, no computation.
+  struct Meta {
+    static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
+      const at::ScalarType dtype = result_dtype(self, half_to_float);
+      at::maybe_wrap_dim(dim, self.dim());
+      return empty_contiguous(self, dtype);
+    }
+    static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, int64_t dim) {
+      check_backward_args(op_name<Backward>(), grad, output);
+      at::maybe_wrap_dim(dim, output.dim());
+      return empty_contiguous(output);
+    }
+  };
+
+  using Autograd = SoftmaxAutograd<Op>;
+  using AutocastCUDA = SoftmaxAutocastCUDA<Op>;
 };
-
-// Registers softmax and log_softmax with the kernels of one backend.
-template <class Backend>
-void register_softmax_kernels(torch::Library& m) {
-  for_each_type(SoftmaxOps{}, [&](auto op) {
-    using Op = decltype(op);
-    m.impl(Op::kName, &Softmax<Op>::template forward<Backend>);
-    m.impl(backward_name<Op>().c_str(), &Softmax<Op>::template backward<Backend>);
-  });
-}
 
 }  // namespace fusedact

@@ -11,7 +11,7 @@
 namespace fusedact {
 namespace {
 
-using SwiGlu = Gated<SwigluOp>;
+using SwiGlu = GluFamily<SwigluOp>;
 
 std::vector<c10::SymInt> with_last(const at::Tensor& x, const c10::SymInt& last) {
   std::vector<c10::SymInt> shape(x.sym_sizes().begin(), x.sym_sizes().end());
@@ -107,7 +107,7 @@ at::Tensor SwigluFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
 }
 
 at::Tensor SwigluFfn::output(const at::Tensor& x, const at::Tensor& gate_up, const Weights& w) {
-  const at::Tensor hidden = SwiGlu::split_op().call(gate_up, -1);
+  const at::Tensor hidden = fusedact::op<SwiGlu::Split>().call(gate_up, -1);
   const at::Tensor out = w.b_down.defined() ? at::addmm(w.b_down, hidden, w.w_down.t()) : at::mm(hidden, w.w_down.t());
   return out.view_symint(with_last(x, w.w_down.sym_size(0)));
 }
@@ -127,12 +127,12 @@ SwigluFfn::Grads SwigluFfn::backward(const at::Tensor& grad_out, const at::Tenso
   const c10::SymInt hidden = w.w_gate.sym_size(0);
   const at::Tensor grad2d = flatten(grad_out);
   Grads grads;
-  if (need_w_down) grads.w_down = at::mm(grad2d.t(), SwiGlu::split_op().call(gate_up, -1));  // recomputed
+  if (need_w_down) grads.w_down = at::mm(grad2d.t(), fusedact::op<SwiGlu::Split>().call(gate_up, -1));  // recomputed
   if (need_b_down) grads.b_down = grad2d.sum(0);
   if (!(need_x || need_w_gate || need_w_up || need_b_gate || need_b_up)) return grads;
 
   // One fused kernel: the hidden gradient into the gate and up gradients, side by side.
-  const at::Tensor grad_gate_up = SwiGlu::split_backward_op().call(at::mm(grad2d, w.w_down), gate_up, -1);
+  const at::Tensor grad_gate_up = fusedact::op<SwiGlu::SplitBackward>().call(at::mm(grad2d, w.w_down), gate_up, -1);
   const at::Tensor grad_gate = gate_half(grad_gate_up, hidden), grad_up = up_half(grad_gate_up, hidden);
   const bool packed_weights = packed(w.w_gate, w.w_up);
   const at::Tensor x2d = flatten(x);

@@ -8,7 +8,7 @@
 // into the gate and up gradients, side by side in one buffer again.
 #pragma once
 
-#include "gated.h"
+#include "glu.h"
 
 #include <ATen/ATen.h>
 
@@ -18,6 +18,9 @@ namespace fusedact {
 
 struct SwigluFfn {
   static constexpr const char* kName = "swiglu_ffn";
+  static constexpr const char* kSchema =
+      "swiglu_ffn(Tensor x, Tensor w_gate, Tensor w_up, Tensor w_down, Tensor? b_gate=None, Tensor? b_up=None, "
+      "Tensor? b_down=None) -> Tensor";
 
   struct Weights {
     at::Tensor w_gate, w_up, w_down;  // [hidden, in], [hidden, in], [out, hidden]

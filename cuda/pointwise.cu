@@ -1,17 +1,15 @@
-// CUDA kernels of the pointwise, channel-parameter and GLU ops: registers every op of the tables
-// at the CUDA key. CudaBackend runs a kernel functor over a TensorIterator: one vectorized
+// CUDA kernels of the element-wise families (pointwise, channel-parameter, GLU): registers
+// their ops at the CUDA key. CudaBackend runs a kernel functor over a TensorIterator: one vectorized
 // kernel when all operands are contiguous (in memory order, so channels_last and
 // transposed-dense count); a vectorized rows kernel when they are rows, contiguous along the
 // fastest dim or (inputs) broadcast along it (the split GLU forms, prelu's weight over NCHW);
 // a strided one otherwise; and sums a channel parameter's gradient with one block per tile
 // (channel_tiling.h), then one block per channel. All on the
 // current stream, without host synchronisation.
-#include "channel_param.h"
-#include "gated.h"
 #include "channel_reduce.cuh"
+#include "families.h"
 #include "launch.cuh"
 #include "pointwise.cuh"
-#include "pointwise.h"
 
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
@@ -230,10 +228,6 @@ struct CudaBackend {
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fusedact, CUDA, m) {
-  register_pointwise_kernels<CudaBackend>(m);
-  register_channel_param_kernels<CudaBackend>(m);
-  register_gated_kernels<CudaBackend>(m);
-}
+TORCH_LIBRARY_IMPL(fusedact, CUDA, m) { register_backend<CudaBackend>(m, ElementwiseFamilies{}); }
 
 }  // namespace fusedact::cuda

@@ -10,8 +10,8 @@
 // lanes): deterministic. On the current stream, without host synchronisation.
 #include "launch.cuh"
 #include "pointwise.cuh"
+#include "families.h"
 #include "softmax.cuh"
-#include "softmax.h"
 
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -267,6 +267,6 @@ struct CudaSoftmaxBackend {
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fusedact, CUDA, m) { register_softmax_kernels<CudaSoftmaxBackend>(m); }
+TORCH_LIBRARY_IMPL(fusedact, CUDA, m) { register_backend<CudaSoftmaxBackend>(m, SoftmaxFamilies{}); }
 
 }  // namespace fusedact::cuda

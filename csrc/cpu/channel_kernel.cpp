@@ -7,7 +7,7 @@
 // combined serially in tile order. Same result for any number of threads.
 #include "cpu/kernels.h"
 #include "cpu/vec.h"
-#include "pointwise.h"
+#include "families.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>

@@ -6,7 +6,7 @@
 // bitwise identical run to run and for any number of threads.
 #include "cpu/kernels.h"
 #include "cpu/vec.h"
-#include "pointwise.h"
+#include "families.h"
 
 #include <ATen/Dispatch.h>
 

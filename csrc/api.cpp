@@ -54,6 +54,33 @@ at::Tensor softplus(const at::Tensor& input, double beta, double threshold) {
   return call<SoftplusOp>(input, beta, threshold);
 }
 
+at::Tensor hardtanh(const at::Tensor& input, double min_val, double max_val) {
+  return call<HardtanhOp>(input, min_val, max_val);
+}
+at::Tensor& hardtanh_(at::Tensor& input, double min_val, double max_val) {
+  return call_<HardtanhOp>(input, min_val, max_val);
+}
+at::Tensor relu6(const at::Tensor& input) { return call<Relu6Op>(input); }
+at::Tensor& relu6_(at::Tensor& input) { return call_<Relu6Op>(input); }
+at::Tensor hardsigmoid(const at::Tensor& input) { return call<HardsigmoidOp>(input); }
+at::Tensor& hardsigmoid_(at::Tensor& input) { return call_<HardsigmoidOp>(input); }
+at::Tensor hardswish(const at::Tensor& input) { return call<HardswishOp>(input); }
+at::Tensor& hardswish_(at::Tensor& input) { return call_<HardswishOp>(input); }
+at::Tensor celu(const at::Tensor& input, double alpha) { return call<CeluOp>(input, alpha); }
+at::Tensor& celu_(at::Tensor& input, double alpha) { return call_<CeluOp>(input, alpha); }
+at::Tensor logsigmoid(const at::Tensor& input) { return call<LogSigmoidOp>(input); }
+at::Tensor softsign(const at::Tensor& input) { return call<SoftsignOp>(input); }
+at::Tensor tanhshrink(const at::Tensor& input) { return call<TanhshrinkOp>(input); }
+at::Tensor softshrink(const at::Tensor& input, double lambd) { return call<ShrinkOp<false>>(input, lambd); }
+at::Tensor hardshrink(const at::Tensor& input, double lambd) { return call<ShrinkOp<true>>(input, lambd); }
+at::Tensor threshold(const at::Tensor& input, double threshold, double value) {
+  return call<ThresholdOp>(input, threshold, value);
+}
+at::Tensor& threshold_(at::Tensor& input, double threshold, double value) {
+  return call_<ThresholdOp>(input, threshold, value);
+}
+at::Tensor relu_squared(const at::Tensor& input) { return call<ReluSquaredOp>(input); }
+
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) { return op<Glu<SwigluOp>::Forward>().call(gate, up); }
 at::Tensor swiglu(const at::Tensor& input, int64_t dim) { return op<Glu<SwigluOp>::Split>().call(input, dim); }
 at::Tensor geglu(const at::Tensor& gate, const at::Tensor& up, c10::string_view approximate) {
@@ -64,6 +91,13 @@ at::Tensor geglu(const at::Tensor& input, int64_t dim, c10::string_view approxim
 }
 at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up) { return op<Glu<RegluOp>::Forward>().call(gate, up); }
 at::Tensor reglu(const at::Tensor& input, int64_t dim) { return op<Glu<RegluOp>::Split>().call(input, dim); }
+at::Tensor relu_squared_glu(const at::Tensor& gate, const at::Tensor& up) {
+  return op<Glu<ReluSquaredGluOp>::Forward>().call(gate, up);
+}
+at::Tensor relu_squared_glu(const at::Tensor& input, int64_t dim) {
+  return op<Glu<ReluSquaredGluOp>::Split>().call(input, dim);
+}
+at::Tensor glu(const at::Tensor& input, int64_t dim) { return op<Glu<SigmoidGluOp>::Split>().call(input, dim); }
 
 // An explicit dtype is the caller's: CUDA autocast (which runs softmax in float32) leaves it
 // alone, as torch's does.
@@ -80,6 +114,9 @@ at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::Scala
 }
 at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
   return softmax_in<SoftmaxOp<true>>(input, dim, dtype);
+}
+at::Tensor softmin(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
+  return softmax_in<SoftmaxOp<false>>(-input, dim, dtype);
 }
 
 at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,

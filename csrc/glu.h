@@ -1,5 +1,5 @@
-// The GLU family (ops.h: GluOps: swiglu, geglu, reglu): act(gate) * up, with the
-// activation's parameters, as two tensors or as the halves of one along dim:
+// The GLU family (ops.h: GluOps: swiglu, geglu, reglu, relu_squared_glu, glu): act(gate) * up,
+// with the activation's parameters, as two tensors or as the halves of one along dim:
 //   <name>(Tensor gate, Tensor up, <params>) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
 //   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
@@ -99,9 +99,12 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
     const int64_t d = at::maybe_wrap_dim(dim, self.dim());
     const c10::SymInt size = self.sym_size(d);
     TORCH_CHECK(size % 2 == 0, "fusedact.", op, ": dim ", dim, " has odd size ", size,
-                "; the split form takes the gate from its first half and up from its second");
+                Op::kGateSecond ? "; the split form takes up from its first half and the gate from its second"
+                                : "; the split form takes the gate from its first half and up from its second");
     const c10::SymInt half = size / 2;
-    return {self.narrow_symint(d, 0, half), self.narrow_symint(d, half, half)};
+    at::Tensor first = self.narrow_symint(d, 0, half), second = self.narrow_symint(d, half, half);
+    if constexpr (Op::kGateSecond) return {second, first};
+    return {first, second};
   }
 
   template <class Backend>

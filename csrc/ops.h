@@ -101,6 +101,77 @@ struct MishOp : PointwiseOp<math::Mish, /*inplace=*/true> {
   static math::Mish make() { return {}; }
 };
 
+struct HardtanhOp : PointwiseOp<math::Hardtanh, /*inplace=*/true> {
+  static constexpr const char* kName = "hardtanh";
+  static constexpr std::tuple kParams{Float{"min_val", "-1.0"}, Float{"max_val", "1.0"}};
+  static math::Hardtanh make(double min_val, double max_val) {
+    TORCH_CHECK(min_val <= max_val, "fusedact.hardtanh: min_val (", min_val, ") cannot be greater than max_val (",
+                max_val, ")");
+    return {min_val, max_val};
+  }
+};
+
+struct Relu6Op : PointwiseOp<math::Hardtanh, /*inplace=*/true> {
+  static constexpr const char* kName = "relu6";
+  static math::Hardtanh make() { return {0.0, 6.0}; }
+};
+
+struct HardsigmoidOp : PointwiseOp<math::Hardsigmoid, /*inplace=*/true> {
+  static constexpr const char* kName = "hardsigmoid";
+  static math::Hardsigmoid make() { return {}; }
+};
+
+struct HardswishOp : PointwiseOp<math::Hardswish, /*inplace=*/true> {
+  static constexpr const char* kName = "hardswish";
+  static math::Hardswish make() { return {}; }
+};
+
+// celu(x, alpha) = elu with the input scaled by 1 / alpha, as torch computes it.
+struct CeluOp : PointwiseOp<math::Elu, /*inplace=*/true> {
+  static constexpr const char* kName = "celu";
+  static constexpr std::tuple kParams{Float{"alpha", "1.0"}};
+  static math::Elu make(double alpha) {
+    TORCH_CHECK(alpha != 0, "fusedact.celu: alpha cannot be 0");
+    return {alpha, 1.0, 1.0 / alpha};
+  }
+};
+
+struct LogSigmoidOp : PointwiseOp<math::LogSigmoid> {
+  static constexpr const char* kName = "logsigmoid";
+  static math::LogSigmoid make() { return {}; }
+};
+
+struct SoftsignOp : PointwiseOp<math::Softsign> {
+  static constexpr const char* kName = "softsign";
+  static math::Softsign make() { return {}; }
+};
+
+struct TanhshrinkOp : PointwiseOp<math::Tanhshrink> {
+  static constexpr const char* kName = "tanhshrink";
+  static math::Tanhshrink make() { return {}; }
+};
+
+template <bool kHard>
+struct ShrinkOp : PointwiseOp<math::Shrink<kHard>> {
+  static constexpr const char* kName = kHard ? "hardshrink" : "softshrink";
+  static constexpr std::tuple kParams{Float{"lambd", "0.5"}};
+  static math::Shrink<kHard> make(double lambd) {
+    TORCH_CHECK(kHard || lambd >= 0, "fusedact.softshrink: lambd must be at least 0, got ", lambd);
+    return {lambd};
+  }
+};
+
+struct ThresholdOp : PointwiseOp<math::Threshold, /*inplace=*/true> {
+  static constexpr const char* kName = "threshold";
+  static constexpr std::tuple kParams{Float{"threshold"}, Float{"value"}};
+  static math::Threshold make(double threshold, double value) { return {threshold, value}; }
+};
+
+struct ReluSquaredOp : PointwiseOp<math::ReluSquared> {
+  static constexpr const char* kName = "relu_squared";
+  static math::ReluSquared make() { return {}; }
+};
+
 // Ops whose parameter is a tensor broadcast along dim 1 (one value, or one per channel, as
 // nn.PReLU's weight) and may be learned. An entry names the op and the parameter. Its
 // operators (channel_param.h):
@@ -124,9 +195,10 @@ struct SwishTensorOp : ChannelParamOp<math::Swish> {
   static constexpr const char* kParam = "beta";
 };
 
-// GLU variants: act(gate) * up, gate and up being two tensors, or the first and second
-// halves of one tensor along a dim (the gate first, as in LLaMA). An entry names the op and
-// the pointwise entry of its activation, whose parameters it takes. Its operators (glu.h):
+// GLU variants: act(gate) * up, gate and up being two tensors, or the halves of one tensor
+// along a dim: the gate first, as in LLaMA, or second (kGateSecond), as torch's glu. An entry
+// names the op and the pointwise entry of its activation, whose parameters it takes. Its
+// operators (glu.h):
 //   <name>(Tensor gate, Tensor up, <params>) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
 //   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
@@ -136,6 +208,7 @@ struct GluOp {
   using Activation = Act;
   using Math = math::Gated<typename Act::Math>;
   static constexpr auto kParams = Act::kParams;
+  static constexpr bool kGateSecond = false;
 };
 
 struct SwigluOp : GluOp<SiluOp> {
@@ -150,6 +223,16 @@ struct RegluOp : GluOp<ReluOp> {
   static constexpr const char* kName = "reglu";
 };
 
+struct ReluSquaredGluOp : GluOp<ReluSquaredOp> {
+  static constexpr const char* kName = "relu_squared_glu";
+};
+
+// torch's glu: a * sigmoid(b), with a, b = input.chunk(2, dim).
+struct SigmoidGluOp : GluOp<SigmoidOp> {
+  static constexpr const char* kName = "glu";
+  static constexpr bool kGateSecond = true;
+};
+
 // softmax and log_softmax along a dim. Its operators (softmax.h):
 //   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
@@ -161,10 +244,12 @@ struct SoftmaxOp {
 
 // ---- the table ---------------------------------------------------------------------------
 
-using PointwiseOps = TypeList<SigmoidOp, TanhOp, ReluOp, LeakyReluOp, EluOp, SeluOp, GeluOp, QuickGeluOp, SiluOp,
-                              SwishOp, MishOp, SoftplusOp>;
+using PointwiseOps =
+    TypeList<SigmoidOp, TanhOp, ReluOp, LeakyReluOp, EluOp, SeluOp, GeluOp, QuickGeluOp, SiluOp, SwishOp, MishOp,
+             SoftplusOp, HardtanhOp, Relu6Op, HardsigmoidOp, HardswishOp, CeluOp, LogSigmoidOp, SoftsignOp,
+             TanhshrinkOp, ShrinkOp<false>, ShrinkOp<true>, ThresholdOp, ReluSquaredOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
-using GluOps = TypeList<SwigluOp, GegluOp, RegluOp>;
+using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, SigmoidGluOp>;
 using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 
 }  // namespace fusedact

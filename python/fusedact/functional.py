@@ -11,25 +11,40 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "celu",
     "elu",
     "geglu",
     "gelu",
+    "glu",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "leaky_relu",
     "log_softmax",
+    "logsigmoid",
     "mish",
     "prelu",
     "quick_gelu",
     "reglu",
     "relu",
+    "relu6",
+    "relu_squared",
+    "relu_squared_glu",
     "selu",
     "sigmoid",
     "silu",
     "softmax",
+    "softmin",
     "softplus",
+    "softshrink",
+    "softsign",
     "swiglu",
     "swiglu_ffn",
     "swish",
     "tanh",
+    "tanhshrink",
+    "threshold",
 ]
 
 
@@ -127,6 +142,86 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return torch.ops.fusedact.softplus(input, beta, threshold)
 
 
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    r"""min(max(x, min_val), max_val). As :func:`torch.nn.functional.hardtanh`."""
+    if inplace:
+        torch.ops.fusedact.hardtanh_(input, min_val, max_val)
+        return input
+    return torch.ops.fusedact.hardtanh(input, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""min(max(x, 0), 6). As :func:`torch.nn.functional.relu6`."""
+    if inplace:
+        torch.ops.fusedact.relu6_(input)
+        return input
+    return torch.ops.fusedact.relu6(input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""relu6(x + 3) / 6. As :func:`torch.nn.functional.hardsigmoid`."""
+    if inplace:
+        torch.ops.fusedact.hardsigmoid_(input)
+        return input
+    return torch.ops.fusedact.hardsigmoid(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""x * relu6(x + 3) / 6. As :func:`torch.nn.functional.hardswish`."""
+    if inplace:
+        torch.ops.fusedact.hardswish_(input)
+        return input
+    return torch.ops.fusedact.hardswish(input)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    r"""max(0, x) + min(0, alpha * (exp(x / alpha) - 1)). As :func:`torch.nn.functional.celu`."""
+    if inplace:
+        torch.ops.fusedact.celu_(input, alpha)
+        return input
+    return torch.ops.fusedact.celu(input, alpha)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    r"""log(sigmoid(x)). As :func:`torch.nn.functional.logsigmoid`."""
+    return torch.ops.fusedact.logsigmoid(input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    r"""x / (1 + abs(x)). As :func:`torch.nn.functional.softsign`."""
+    return torch.ops.fusedact.softsign(input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    r"""x - tanh(x). As :func:`torch.nn.functional.tanhshrink`."""
+    return torch.ops.fusedact.tanhshrink(input)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    r"""x - lambd above lambd, x + lambd below -lambd, 0 between. As
+    :func:`torch.nn.functional.softshrink`."""
+    return torch.ops.fusedact.softshrink(input, lambd)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    r"""x outside [-lambd, lambd], 0 inside. As :func:`torch.nn.functional.hardshrink`."""
+    return torch.ops.fusedact.hardshrink(input, lambd)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    r"""value where x <= threshold, else x. As :func:`torch.nn.functional.threshold`."""
+    if inplace:
+        torch.ops.fusedact.threshold_(input, threshold, value)
+        return input
+    return torch.ops.fusedact.threshold(input, threshold, value)
+
+
+def relu_squared(input: Tensor) -> Tensor:
+    r"""relu(x)^2, the squared ReLU of Primer (So et al. 2021); transformers' ``relu2``
+    (``ReLUSquaredActivation``)."""
+    return torch.ops.fusedact.relu_squared(input)
+
+
 # GLU variants, act(gate) * up. ``f(gate, up)`` takes the two as tensors of one shape;
 # ``f(input, dim=-1)`` splits input in two along dim, the gate being the FIRST half as in
 # LLaMA's feed-forward block (torch.nn.functional.glu gates with the second half). Each is
@@ -156,6 +251,20 @@ def reglu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
     if other is None:
         return torch.ops.fusedact.reglu_split(input, dim)
     return torch.ops.fusedact.reglu(input, other)
+
+
+def relu_squared_glu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
+    r"""relu(gate)^2 * up: ``relu_squared_glu(gate, up)``, or ``relu_squared_glu(x, dim=-1)``
+    with gate, up = x.chunk(2, dim). Reference: ``F.relu(gate) ** 2 * up``."""
+    if other is None:
+        return torch.ops.fusedact.relu_squared_glu_split(input, dim)
+    return torch.ops.fusedact.relu_squared_glu(input, other)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    r"""a * sigmoid(b) with a, b = input.chunk(2, dim): the gate is the SECOND half, as in
+    :func:`torch.nn.functional.glu` (the other GLU ops here gate with the first)."""
+    return torch.ops.fusedact.glu_split(input, dim)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -197,6 +306,14 @@ def log_softmax(
     if dim is None:
         dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
     return _softmax_in(torch.ops.fusedact.log_softmax, input, dim, dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None) -> Tensor:
+    r"""softmax(-x) along ``dim``, as :func:`torch.nn.functional.softmin` computes it:
+    ``dtype`` casts -x first; the result is contiguous."""
+    if dim is None:
+        dim = _softmax_dim("softmin", input.dim(), _stacklevel)
+    return _softmax_in(torch.ops.fusedact.softmax, -input, dim, dtype)
 
 
 def swiglu_ffn(

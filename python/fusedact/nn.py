@@ -2,7 +2,7 @@
 
 Each module with a torch.nn twin subclasses it, so the constructor signature, attributes,
 repr, state_dict keys and ``isinstance`` checks are torch.nn's own; only ``forward`` runs
-the fused operator. QuickGELU and Swish have no torch.nn twin.
+the fused operator. QuickGELU, Swish and ReLUSquared have no torch.nn twin.
 """
 
 import torch
@@ -11,25 +11,41 @@ from torch import Tensor
 from . import functional as F
 
 __all__ = [
-    "LogSoftmax",
-    "Softmax",
+    "CELU",
     "ELU",
     "GEGLU",
     "GELU",
-    "ReGLU",
-    "SELU",
-    "SwiGLU",
-    "SwiGLUFFN",
+    "GLU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
     "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
     "Mish",
     "PReLU",
     "QuickGELU",
+    "ReGLU",
     "ReLU",
-    "SiLU",
+    "ReLU6",
+    "ReLUSquared",
+    "ReLUSquaredGLU",
+    "SELU",
     "Sigmoid",
+    "SiLU",
+    "Softmax",
+    "Softmax2d",
+    "Softmin",
     "Softplus",
+    "Softshrink",
+    "Softsign",
+    "SwiGLU",
+    "SwiGLUFFN",
     "Swish",
     "Tanh",
+    "Tanhshrink",
+    "Threshold",
 ]
 
 
@@ -87,6 +103,90 @@ class GELU(torch.nn.GELU):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, approximate=self.approximate)
+
+
+class Hardtanh(torch.nn.Hardtanh):
+    """As :class:`torch.nn.Hardtanh` (``min_val=-1.0, max_val=1.0, inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+
+class ReLU6(torch.nn.ReLU6):
+    """As :class:`torch.nn.ReLU6` (``inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu6(input, self.inplace)
+
+
+class Hardsigmoid(torch.nn.Hardsigmoid):
+    """As :class:`torch.nn.Hardsigmoid` (``inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardsigmoid(input, self.inplace)
+
+
+class Hardswish(torch.nn.Hardswish):
+    """As :class:`torch.nn.Hardswish` (``inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardswish(input, self.inplace)
+
+
+class CELU(torch.nn.CELU):
+    """As :class:`torch.nn.CELU` (``alpha=1.0, inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha, self.inplace)
+
+
+class LogSigmoid(torch.nn.LogSigmoid):
+    """As :class:`torch.nn.LogSigmoid`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
+class Softsign(torch.nn.Softsign):
+    """As :class:`torch.nn.Softsign`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softsign(input)
+
+
+class Tanhshrink(torch.nn.Tanhshrink):
+    """As :class:`torch.nn.Tanhshrink`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanhshrink(input)
+
+
+class Softshrink(torch.nn.Softshrink):
+    """As :class:`torch.nn.Softshrink` (``lambd=0.5``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softshrink(input, self.lambd)
+
+
+class Hardshrink(torch.nn.Hardshrink):
+    """As :class:`torch.nn.Hardshrink` (``lambd=0.5``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardshrink(input, self.lambd)
+
+
+class Threshold(torch.nn.Threshold):
+    """As :class:`torch.nn.Threshold` (``threshold, value, inplace=False``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+
+class ReLUSquared(torch.nn.Module):
+    """relu(x)^2, the squared ReLU of Primer; transformers' ``ReLUSquaredActivation``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu_squared(input)
 
 
 class QuickGELU(torch.nn.Module):
@@ -164,6 +264,20 @@ class SwiGLU(_GLU):
         return F.swiglu(input, up, self.dim)
 
 
+class ReLUSquaredGLU(_GLU):
+    __doc__ = "relu(gate)^2 * up. " + _GLU.__doc__
+
+    def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
+        return F.relu_squared_glu(input, up, self.dim)
+
+
+class GLU(torch.nn.GLU):
+    """As :class:`torch.nn.GLU` (``dim=-1``): a * sigmoid(b), the gate b the second half."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+
 class GEGLU(_GLU):
     __doc__ = "gelu(gate, approximate) * up. " + _GLU.__doc__
 
@@ -197,6 +311,22 @@ class LogSoftmax(torch.nn.LogSoftmax):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.log_softmax(input, self.dim, _stacklevel=5)
+
+
+class Softmin(torch.nn.Softmin):
+    """As :class:`torch.nn.Softmin` (``dim=None``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+
+class Softmax2d(torch.nn.Softmax2d):
+    """As :class:`torch.nn.Softmax2d`: softmax over the channels (dim -3) of a 3-D or 4-D input."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=5)
 
 
 class SwiGLUFFN(torch.nn.Module):

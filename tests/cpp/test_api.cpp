@@ -80,8 +80,28 @@ std::vector<Case> cases() {
       {"softmax", [](auto& x) { return fusedact::softmax(x, 1); }, [](auto& x) { return torch::softmax(x, 1); }},
       {"log_softmax_dim0", [](auto& x) { return fusedact::log_softmax(x, 0); },
        [](auto& x) { return torch::log_softmax(x, 0); }},
+      {"softmin", [](auto& x) { return fusedact::softmin(x, 1); },
+       [](auto& x) { return F::softmin(x, F::SoftminFuncOptions(1)); }},
       {"softplus", [](auto& x) { return fusedact::softplus(x, 2.0, 5.0); },
        [](auto& x) { return F::softplus(x, F::SoftplusFuncOptions().beta(2.0).threshold(5.0)); }},
+      {"hardtanh", [](auto& x) { return fusedact::hardtanh(x, -2.0, 1.5); },
+       [](auto& x) { return torch::hardtanh(x, -2.0, 1.5); }},
+      {"relu6", [](auto& x) { return fusedact::relu6(x); }, [](auto& x) { return F::relu6(x); }},
+      // torch's hardsigmoid has no double backward; its composition does.
+      {"hardsigmoid", [](auto& x) { return fusedact::hardsigmoid(x); }, [](auto& x) { return F::relu6(x + 3) / 6; }},
+      {"hardswish", [](auto& x) { return fusedact::hardswish(x); }, [](auto& x) { return torch::hardswish(x); }},
+      {"celu", [](auto& x) { return fusedact::celu(x, 0.7); }, [](auto& x) { return torch::celu(x, 0.7); }},
+      {"logsigmoid", [](auto& x) { return fusedact::logsigmoid(x); }, [](auto& x) { return torch::log_sigmoid(x); }},
+      {"softsign", [](auto& x) { return fusedact::softsign(x); }, [](auto& x) { return F::softsign(x); }},
+      {"tanhshrink", [](auto& x) { return fusedact::tanhshrink(x); }, [](auto& x) { return F::tanhshrink(x); }},
+      {"softshrink", [](auto& x) { return fusedact::softshrink(x, 1.5); },
+       [](auto& x) { return torch::softshrink(x, 1.5); }},
+      {"hardshrink", [](auto& x) { return fusedact::hardshrink(x, 1.5); },
+       [](auto& x) { return torch::hardshrink(x, 1.5); }},
+      {"threshold", [](auto& x) { return fusedact::threshold(x, 0.5, -2.0); },
+       [](auto& x) { return torch::threshold(x, 0.5, -2.0); }},
+      {"relu_squared", [](auto& x) { return fusedact::relu_squared(x); },
+       [](auto& x) { return torch::square(torch::relu(x)); }},
       // In place, through autograd on a non-leaf.
       {"relu_", [](auto& x) { auto y = x * 1; return fusedact::relu_(y); }, [](auto& x) { return torch::relu(x); }},
       {"leaky_relu_", [](auto& x) { auto y = x * 1; return fusedact::leaky_relu_(y, 0.2); },
@@ -90,6 +110,17 @@ std::vector<Case> cases() {
       {"selu_", [](auto& x) { auto y = x * 1; return fusedact::selu_(y); }, [](auto& x) { return torch::selu(x); }},
       {"silu_", [](auto& x) { auto y = x * 1; return fusedact::silu_(y); }, [](auto& x) { return torch::silu(x); }},
       {"mish_", [](auto& x) { auto y = x * 1; return fusedact::mish_(y); }, [](auto& x) { return torch::mish(x); }},
+      {"hardtanh_", [](auto& x) { auto y = x * 1; return fusedact::hardtanh_(y, -2.0, 1.5); },
+       [](auto& x) { return torch::hardtanh(x, -2.0, 1.5); }},
+      {"relu6_", [](auto& x) { auto y = x * 1; return fusedact::relu6_(y); }, [](auto& x) { return F::relu6(x); }},
+      {"hardsigmoid_", [](auto& x) { auto y = x * 1; return fusedact::hardsigmoid_(y); },
+       [](auto& x) { return F::relu6(x + 3) / 6; }},
+      {"hardswish_", [](auto& x) { auto y = x * 1; return fusedact::hardswish_(y); },
+       [](auto& x) { return torch::hardswish(x); }},
+      {"celu_", [](auto& x) { auto y = x * 1; return fusedact::celu_(y, 0.7); },
+       [](auto& x) { return torch::celu(x, 0.7); }},
+      {"threshold_", [](auto& x) { auto y = x * 1; return fusedact::threshold_(y, 0.5, -2.0); },
+       [](auto& x) { return torch::threshold(x, 0.5, -2.0); }},
   };
 }
 
@@ -154,12 +185,39 @@ TEST(Api, ModulesMatchTorchModules) {
   expect_module_matches<fusedact::nn::Softplus, torch::nn::Softplus>(
       "fusedact::nn::Softplus(beta=2, threshold=5)", torch::nn::SoftplusOptions().beta(2.0).threshold(5.0));
 
+  expect_module_matches<fusedact::nn::Softmin, torch::nn::Softmin>("fusedact::nn::Softmin(dim=1)",
+                                                                  torch::nn::SoftminOptions(1));
+  expect_module_matches<fusedact::nn::Hardtanh, torch::nn::Hardtanh>(
+      "fusedact::nn::Hardtanh(min_val=-2, max_val=1.5)", torch::nn::HardtanhOptions().min_val(-2.0).max_val(1.5));
+  expect_module_matches<fusedact::nn::ReLU6, torch::nn::ReLU6>("fusedact::nn::ReLU6()");
+  expect_module_matches<fusedact::nn::CELU, torch::nn::CELU>("fusedact::nn::CELU(alpha=0.7)",
+                                                            torch::nn::CELUOptions().alpha(0.7));
+  expect_module_matches<fusedact::nn::LogSigmoid, torch::nn::LogSigmoid>("fusedact::nn::LogSigmoid()");
+  expect_module_matches<fusedact::nn::Softsign, torch::nn::Softsign>("fusedact::nn::Softsign()");
+  expect_module_matches<fusedact::nn::Tanhshrink, torch::nn::Tanhshrink>("fusedact::nn::Tanhshrink()");
+  expect_module_matches<fusedact::nn::Softshrink, torch::nn::Softshrink>("fusedact::nn::Softshrink(1.5)",
+                                                                        torch::nn::SoftshrinkOptions(1.5));
+  expect_module_matches<fusedact::nn::Hardshrink, torch::nn::Hardshrink>("fusedact::nn::Hardshrink(1.5)",
+                                                                        torch::nn::HardshrinkOptions(1.5));
+  expect_module_matches<fusedact::nn::Threshold, torch::nn::Threshold>(
+      "fusedact::nn::Threshold(threshold=0.5, value=-2)", torch::nn::ThresholdOptions(0.5, -2.0));
+
   auto x = sample({8, 16});
   expect_close(fusedact::nn::QuickGELU()(x), x * torch::sigmoid(1.702 * x));
   expect_close(fusedact::nn::Swish(fusedact::nn::SwishOptions(0.5))(x), x * torch::sigmoid(0.5 * x));
   auto y = x.clone();
   fusedact::nn::ReLU(torch::nn::ReLUOptions().inplace(true))(y);
   expect_close(y, torch::relu(x));
+
+  expect_close(fusedact::nn::Hardswish()(x), torch::hardswish(x));
+  expect_close(fusedact::nn::Hardsigmoid()(x), torch::hardsigmoid(x));
+  expect_close(fusedact::nn::ReLUSquared()(x), torch::square(torch::relu(x)));
+  auto image = sample({2, 3, 4, 5});
+  expect_close(fusedact::nn::Softmax2d()(image), torch::nn::Softmax2d()(image));
+  EXPECT_THROW(fusedact::nn::Softmax2d()(x), c10::Error);
+  auto z = x.clone();
+  fusedact::nn::Hardswish(fusedact::nn::InplaceOptions(true))(z);
+  expect_close(z, torch::hardswish(x));
 
   torch::nn::Sequential net(torch::nn::Linear(16, 4), fusedact::nn::GELU(), fusedact::nn::Mish());
   net->forward(x).sum().backward();
@@ -222,6 +280,16 @@ TEST(Api, GatedLinearUnits) {
            [](auto& x, int64_t d) { return fusedact::geglu(x, d, "tanh"); }},
           {"reglu", [](auto& t) { return torch::relu(t); }, [](auto& g, auto& u) { return fusedact::reglu(g, u); },
            [](auto& x, int64_t d) { return fusedact::reglu(x, d); }},
+          {"relu_squared_glu", [](auto& t) { return torch::square(torch::relu(t)); },
+           [](auto& g, auto& u) { return fusedact::relu_squared_glu(g, u); },
+           [](auto& x, int64_t d) { return fusedact::relu_squared_glu(x, d); }},
+          // torch's glu gates with the second half: here the halves are swapped before the call.
+          {"glu", [](auto& t) { return torch::sigmoid(t); },
+           [](auto& g, auto& u) { return fusedact::glu(torch::cat({u, g}, -1), -1); },
+           [](auto& x, int64_t d) {
+             auto h = x.chunk(2, d);
+             return fusedact::glu(torch::cat({h[1], h[0]}, d), d);
+           }},
       };
   for (const auto& [name, act, pair, split] : cases) {
     SCOPED_TRACE(name);
@@ -248,6 +316,9 @@ TEST(Api, GatedLinearUnits) {
   fusedact::nn::GEGLU geglu(fusedact::nn::GLUOptions(-1).approximate("tanh"));
   expect_close(geglu(x), torch::gelu(halves[0], "tanh") * halves[1]);
   expect_close(fusedact::nn::ReGLU(fusedact::nn::GLUOptions(0))(x), torch::relu(x.chunk(2, 0)[0]) * x.chunk(2, 0)[1]);
+  expect_close(fusedact::nn::ReLUSquaredGLU()(x), torch::square(torch::relu(halves[0])) * halves[1]);
+  expect_close(fusedact::glu(x, 0), torch::glu(x, 0));
+  expect_close(fusedact::nn::GLU()(x), torch::nn::GLU()(x));
   std::ostringstream printed;
   printed << *geglu;
   EXPECT_EQ(printed.str(), "fusedact::nn::GEGLU(dim=-1, approximate=tanh)");
@@ -293,6 +364,7 @@ TEST(Api, ClearErrors) {
               std::string::npos);
   }
   EXPECT_THROW(fusedact::gelu(torch::ones(3), "fast"), c10::Error);
+  EXPECT_THROW(fusedact::hardtanh(torch::ones(3), 1.0, -1.0), c10::Error);
   try {
     fusedact::prelu(torch::ones({2, 4, 3}), torch::ones(3));
     FAIL() << "expected an error";

@@ -129,11 +129,11 @@ _ONEDNN_GELU = {("cpu", dtype): _onednn_gelu for dtype in (torch.float32, torch.
 
 
 def _scalar_path_at_nan(case, x, grad):
-    """torch's CPU elu_backward selects on x > 0 in its vector loop but on x <= 0 in its scalar
-    tail and on CUDA, so a NaN input gets a NaN gradient or grad * scale depending on where it
-    sits in the tensor. fusedact follows torch's formula as its scalar and CUDA kernels write it
-    (x <= 0 ? negative branch : grad * scale); expected at NaN inputs: torch's answer for that
-    element alone, which takes the scalar path."""
+    """torch's CPU elu_backward and hardswish_backward select with one set of comparisons in their
+    vector loop and another in their scalar tail and on CUDA (elu: x > 0 against x <= 0), so a
+    NaN input gets a NaN gradient or another answer depending on where it sits in the tensor.
+    fusedact follows torch's formula as its scalar and CUDA kernels write it; expected at NaN
+    inputs: torch's answer for that element alone, which takes the scalar path."""
     expected = grad_of(case.torch, x, grad)
     for i in x.isnan().flatten().nonzero().flatten().tolist():
         expected.view(-1)[i] = grad_of(case.torch, x.reshape(-1)[i : i + 1], grad.reshape(-1)[i : i + 1])[0]
@@ -203,6 +203,21 @@ def _swish_beta(x):
     return _param_like(x, 1, 1.5, 1.5)
 
 
+def _in_float32(fn):
+    """torch's 16-bit CPU kernels of the clamping ops (hardtanh, relu6, softshrink, hardshrink)
+    differ from its float32 and CUDA ones: the backward passes the gradient through at NaN,
+    softshrink's forward gives -0.0 inside [-lambd, 0). Expected: torch's float32 answer,
+    rounded once, as its CUDA kernels give."""
+    return in_opmath(fn)
+
+
+def _softshrink(x, lambd=0.5):
+    """torch's CPU softshrink gives x * 0 inside [-lambd, lambd] in its scalar tail (-0.0 for a
+    negative x) but +0.0 in its vector loop, as its CUDA kernel does. Expected: torch's answer
+    plus +0.0, which turns only those -0.0 into +0.0."""
+    return F.softshrink(x, lambd) + 0.0
+
+
 @in_opmath
 def _quick_gelu(x):
     return x * torch.sigmoid(1.702 * x)
@@ -231,6 +246,24 @@ POINTWISE = [
     Case("swish_one_beta", "swish", param=_swish_beta, param_name="beta", registered="swish_tensor", torch_fn=_swish),
     Case("softplus", "softplus"),
     Case("softplus_0.5_10", "softplus", {"beta": 0.5, "threshold": 10.0}),
+    Case("hardtanh", "hardtanh", inplace=True, torch_fn=_in_float32(F.hardtanh)),
+    Case(
+        "hardtanh_-2_1.5", "hardtanh", {"min_val": -2.0, "max_val": 1.5}, inplace=True, torch_fn=_in_float32(F.hardtanh)
+    ),
+    Case("relu6", "relu6", inplace=True, torch_fn=_in_float32(F.relu6)),
+    Case("hardsigmoid", "hardsigmoid", inplace=True),
+    Case("hardswish", "hardswish", inplace=True, grad_artifacts=_ELU_NAN_GRAD),
+    Case("celu", "celu", inplace=True, grad_artifacts=_ELU_NAN_GRAD),
+    Case("celu_0.7", "celu", {"alpha": 0.7}, inplace=True, grad_artifacts=_ELU_NAN_GRAD),
+    Case("logsigmoid", "logsigmoid"),
+    Case("softsign", "softsign", torch_fn=in_opmath(F.softsign)),
+    Case("tanhshrink", "tanhshrink", torch_fn=in_opmath(F.tanhshrink)),
+    Case("softshrink", "softshrink", torch_fn=_in_float32(_softshrink)),
+    Case("softshrink_1.5", "softshrink", {"lambd": 1.5}, torch_fn=_in_float32(_softshrink)),
+    Case("hardshrink", "hardshrink", torch_fn=_in_float32(F.hardshrink)),
+    Case("hardshrink_1.5", "hardshrink", {"lambd": 1.5}, torch_fn=_in_float32(F.hardshrink)),
+    Case("threshold", "threshold", {"threshold": 0.5, "value": -2.0}, inplace=True),
+    Case("relu_squared", "relu_squared", torch_fn=in_opmath(lambda x: torch.square(F.relu(x)))),
 ]
 
 
@@ -239,15 +272,29 @@ CHANNEL_PARAM = [c for c in POINTWISE if c.param is not None]
 
 @dataclass(frozen=True)
 class GluCase:
-    """One GLU op: act(gate) * up, called as op(gate, up) or op(x, dim=d) (gate = first half)."""
+    """One GLU op: act(gate) * up, called as op(gate, up) or op(x, dim=d), the gate the first
+    half of x (the second with gate_second, as torch's glu, whose functional form is only
+    the split one: its pair form is called through torch.ops)."""
 
     id: str
     op: str  # name under fusedact.functional and torch.ops.fusedact
     act: str  # the POINTWISE row of its activation
     kwargs: dict = field(default_factory=dict)
+    gate_second: bool = False
 
     def fused(self, *args, **extra):
+        if self.gate_second and len(args) == 2:
+            return getattr(torch.ops.fusedact, self.op)(*args, **self.kwargs, **extra)
         return getattr(FF, self.op)(*args, **self.kwargs, **extra)
+
+    def halves(self, x, dim=-1):
+        """(gate, up) of x along dim."""
+        first, second = x.chunk(2, dim)
+        return (second, first) if self.gate_second else (first, second)
+
+    def join(self, gate_part, up_part, dim=-1):
+        """The tensor of x's shape with gate_part where x's gate is and up_part where its up is."""
+        return torch.cat((up_part, gate_part) if self.gate_second else (gate_part, up_part), dim)
 
     def act_case(self):
         """The POINTWISE row of its activation."""
@@ -261,7 +308,7 @@ class GluCase:
         return (self.act_case().reference(_opmath(gate)) * _opmath(up)).to(dtype)
 
     def reference_split(self, x, dim=-1):
-        return self.reference_pair(*x.chunk(2, dim))
+        return self.reference_pair(*self.halves(x, dim))
 
     def reference_grads(self, gate, up, grad, dtype=None):
         """The gradients of act(gate) * up as autograd takes them: up's is grad * act(gate),
@@ -289,6 +336,8 @@ GLU = [
     GluCase("geglu", "geglu", "gelu"),
     GluCase("geglu_tanh", "geglu", "gelu_tanh", {"approximate": "tanh"}),
     GluCase("reglu", "reglu", "relu"),
+    GluCase("relu_squared_glu", "relu_squared_glu", "relu_squared"),
+    GluCase("glu", "glu", "sigmoid", gate_second=True),
 ]
 
 

@@ -31,11 +31,9 @@ def _reference_grads(case, inputs, grad, split_dim=None):
             case.exact_zero_gate_grad(*inputs, grad),
         )
     x = inputs[0]
-    halves = x.chunk(2, split_dim)
-    signed = torch.cat(
-        [case.exact_zero_gate_grad(*halves, grad), torch.ones_like(halves[1], dtype=torch.bool)], split_dim
-    )
-    return case.reference_split(x, split_dim), torch.cat(case.reference_grads(*halves, grad), split_dim), signed
+    gate, up = case.halves(x, split_dim)
+    signed = case.join(case.exact_zero_gate_grad(gate, up, grad), torch.ones_like(up, dtype=torch.bool), split_dim)
+    return case.reference_split(x, split_dim), case.join(*case.reference_grads(gate, up, grad), split_dim), signed
 
 
 def _extreme_pair(dtype, device):
@@ -73,13 +71,13 @@ def test_split_form_matches_reference(case, dtype, dim, target):
     ref_out, ref_grad_x, signed = _reference_grads(case, (x,), grad, split_dim=dim)
     assert_same(out, ref_out)
     assert grad_x.shape == x.shape  # one buffer holds both halves' gradients
-    assert_gate_grad_close(grad_x, ref_grad_x, _gate_scale(grad, x, dim), signed)
+    assert_gate_grad_close(grad_x, ref_grad_x, _gate_scale(case, grad, x, dim), signed)
 
 
-def _gate_scale(grad, x, dim):
+def _gate_scale(case, grad, x, dim):
     """|grad * up| over the gate half of x's gradient, 1 over the up half."""
-    up = x.chunk(2, dim)[1]
-    return torch.cat([grad.double() * up.double(), torch.ones_like(up, dtype=torch.float64)], dim)
+    up = case.halves(x, dim)[1]
+    return case.join(grad.double() * up.double(), torch.ones_like(up, dtype=torch.float64), dim)
 
 
 # layout -> the input the split form receives (split along dim 1 of a 4-D tensor)
@@ -104,7 +102,7 @@ def test_split_form_layouts(case, layout, dim, device):
     leaf = x.detach().clone().requires_grad_()
     (g,) = torch.autograd.grad(case.fused(leaf, dim=dim), leaf, grad)
     _, ref_grad_x, signed = _reference_grads(case, (x,), grad, split_dim=dim)
-    assert_gate_grad_close(g, ref_grad_x, _gate_scale(grad, x, dim), signed)
+    assert_gate_grad_close(g, ref_grad_x, _gate_scale(case, grad, x, dim), signed)
 
 
 @each_case
@@ -160,11 +158,31 @@ def test_nn_modules():
         (fusedact.nn.SwiGLU(), GLU[0]),
         (fusedact.nn.GEGLU(approximate="tanh"), GLU[2]),
         (fusedact.nn.ReGLU(), GLU[3]),
+        (fusedact.nn.ReLUSquaredGLU(), GLU[4]),
     ]:
         assert_same(module(x), case.reference_split(x), rtol=1e-5, atol=1e-5)
         assert_same(module(gate, up), module(x))
     assert repr(fusedact.nn.SwiGLU(dim=1)) == "SwiGLU(dim=1)"
     assert repr(fusedact.nn.GEGLU(approximate="tanh")) == "GEGLU(dim=-1, approximate='tanh')"
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("dim", [-1, 0, 1])
+def test_glu_is_torch_glu(dtype, dim, target):
+    """fusedact.glu and nn.GLU against torch's own glu (its gate the second half), values and
+    gradient (for 16-bit inputs torch's in float32, rounded once), and the module's repr."""
+    x = random_input((6, 10, 8), dtype, target)
+    grad_shape = list(x.shape)
+    grad_shape[dim] //= 2
+    grad = random_input(grad_shape, dtype, target, seed=2)
+    out, grad_x = _grads(lambda t: fusedact.functional.glu(t, dim), (x,), grad)
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    ref_out, ref_grad_x = _grads(lambda t: torch.nn.functional.glu(t, dim), (x.to(compute),), grad.to(compute))
+    assert_same(out, ref_out.to(dtype))
+    assert_same(grad_x, ref_grad_x.to(dtype))
+    module, reference = fusedact.nn.GLU(dim), torch.nn.GLU(dim)
+    assert isinstance(module, torch.nn.GLU) and repr(module) == repr(reference)
+    assert_same(module(x), out)
 
 
 def test_torch_compile_fullgraph():

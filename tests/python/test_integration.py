@@ -135,6 +135,10 @@ def test_torch_export_and_jit_script():
     assert inplace(y) is not None and torch.equal(y, torch.relu(x))
 
 
+# Constructor arguments of the torch.nn modules that need some.
+_ARGS = {torch.nn.Softmax: (-1,), torch.nn.LogSoftmax: (-1,), torch.nn.Softmin: (-1,), torch.nn.Threshold: (0.5, -2.0)}
+
+
 def test_nn_modules_are_drop_in():
     from fusedact.convert import REPLACEMENTS
 
@@ -152,10 +156,24 @@ def test_nn_modules_are_drop_in():
         "Softplus",
         "Softmax",
         "LogSoftmax",
+        "Hardtanh",
+        "ReLU6",
+        "Hardsigmoid",
+        "Hardswish",
+        "CELU",
+        "LogSigmoid",
+        "Softsign",
+        "Tanhshrink",
+        "Softshrink",
+        "Hardshrink",
+        "Threshold",
+        "GLU",
+        "Softmin",
+        "Softmax2d",
     }
     assert {base.__name__ for base in REPLACEMENTS} == twins
     for base, replacement in REPLACEMENTS.items():
-        fused, ref = replacement(), base()
+        fused, ref = replacement(*_ARGS.get(base, ())), base(*_ARGS.get(base, ()))
         assert repr(fused) == repr(ref)
         assert fused.state_dict().keys() == ref.state_dict().keys()
         assert isinstance(fused, base)
@@ -164,6 +182,10 @@ def test_nn_modules_are_drop_in():
         (fusedact.nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
         (fusedact.nn.Softplus(beta=2.0, threshold=5.0), torch.nn.Softplus(beta=2.0, threshold=5.0)),
         (fusedact.nn.PReLU(7), torch.nn.PReLU(7)),
+        (fusedact.nn.Hardtanh(-2.0, 1.5, inplace=True), torch.nn.Hardtanh(-2.0, 1.5, inplace=True)),
+        (fusedact.nn.CELU(0.7), torch.nn.CELU(0.7)),
+        (fusedact.nn.Softshrink(1.5), torch.nn.Softshrink(1.5)),
+        (fusedact.nn.Threshold(0.5, -2.0, inplace=True), torch.nn.Threshold(0.5, -2.0, inplace=True)),
     ]:
         assert repr(fused) == repr(ref)
     with pytest.raises(TypeError):
@@ -176,14 +198,14 @@ def test_convert_replaces_every_activation_with_the_same_results():
     torch.manual_seed(0)
 
     def make(base):
-        return base(dim=-1) if base in (torch.nn.Softmax, torch.nn.LogSoftmax) else base()
+        return base(*_ARGS.get(base, ()))
 
     reference = torch.nn.Sequential(*(make(base) for base in REPLACEMENTS))
     model = torch.nn.Sequential(*(make(base) for base in REPLACEMENTS))
     model.load_state_dict(reference.state_dict())
     fusedact.convert(model)
     assert [type(m) for m in model] == list(REPLACEMENTS.values())
-    x = random_input((4, 5), torch.float32, "cpu") / 3
+    x = random_input((2, 3, 4, 6), torch.float32, "cpu") / 3  # Softmax2d takes 4-D; GLU halves the last dim
     out, grads = _grads(model, x)
     ref_out, ref_grads = _grads(reference, x)
     assert_same(out, ref_out)

@@ -274,3 +274,47 @@ def test_identical_across_simd_instruction_sets(name, dtype):
                     torch.testing.assert_close(actual, expected, rtol=0, atol=0, msg=f"{isa}, rows of {length}")
     finally:
         fusedact.set_cpu_isa(before)
+
+
+# softmin is softmax(-x), as torch computes it; Softmax2d is softmax over dim -3.
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("shape,dim", SHAPES, ids=str)
+def test_softmin_matches_torch(dtype, shape, dim, target):
+    x = random_input(shape, dtype, target)
+    assert_same(FF.softmin(x, dim), softmax_reference("softmax", -x, dim))
+    grad = random_input(shape, dtype, target, seed=1)
+    leaf, ref_leaf = x.clone().requires_grad_(), x.double().requires_grad_()
+    (grad_x,) = torch.autograd.grad(FF.softmin(leaf, dim), leaf, grad)
+    (expected,) = torch.autograd.grad(F.softmin(ref_leaf, dim), ref_leaf, grad.double())
+    assert_same(grad_x, expected.to(dtype), **({} if dtype == torch.float64 else {"atol": 2e-2, "rtol": 2e-2}))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_softmin_opinfo_samples(dtype, device):
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    count = 0
+    for opinfo in [o for o in op_db if o.name == "nn.functional.softmin"]:  # with and without dtype=
+        for sample in opinfo.sample_inputs(device, dtype):
+            expected = opinfo.op(sample.input.clone(), *sample.args, **sample.kwargs)
+            assert_same(FF.softmin(sample.input.clone(), *sample.args, **sample.kwargs), expected)
+            count += 1
+    assert count > 0
+
+
+def test_softmin_and_softmax2d_modules():
+    x = random_input((2, 3, 4, 5), torch.float32, "cpu")
+    for fused, ref in [
+        (fusedact.nn.Softmin(dim=1), torch.nn.Softmin(dim=1)),
+        (fusedact.nn.Softmax2d(), torch.nn.Softmax2d()),
+    ]:
+        assert repr(fused) == repr(ref) and isinstance(fused, type(ref))
+        assert_same(fused(x), ref(x))
+        assert_same(fused(x[0]), ref(x[0]))  # 3-D: channels first
+    with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D instead"):
+        fusedact.nn.Softmax2d()(x[0, 0])
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+        assert_same(FF.softmin(x), F.softmin(x, 1))
+    assert_same(FF.softmin(x, 1, dtype=torch.float64), F.softmin(x, 1, dtype=torch.float64))

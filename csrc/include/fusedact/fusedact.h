@@ -67,10 +67,54 @@ at::Tensor& mish_(at::Tensor& input);
 /// log(1 + e^(beta x)) / beta, x where beta x > threshold. torch::softplus.
 at::Tensor softplus(const at::Tensor& input, double beta = 1.0, double threshold = 20.0);
 
+/// min(max(x, min_val), max_val). torch::hardtanh.
+at::Tensor hardtanh(const at::Tensor& input, double min_val = -1.0, double max_val = 1.0);
+at::Tensor& hardtanh_(at::Tensor& input, double min_val = -1.0, double max_val = 1.0);
+
+/// min(max(x, 0), 6). torch::nn::functional::relu6.
+at::Tensor relu6(const at::Tensor& input);
+at::Tensor& relu6_(at::Tensor& input);
+
+/// relu6(x + 3) / 6. torch::hardsigmoid.
+at::Tensor hardsigmoid(const at::Tensor& input);
+at::Tensor& hardsigmoid_(at::Tensor& input);
+
+/// x * relu6(x + 3) / 6. torch::hardswish.
+at::Tensor hardswish(const at::Tensor& input);
+at::Tensor& hardswish_(at::Tensor& input);
+
+/// max(0, x) + min(0, alpha * (e^(x / alpha) - 1)). torch::celu.
+at::Tensor celu(const at::Tensor& input, double alpha = 1.0);
+at::Tensor& celu_(at::Tensor& input, double alpha = 1.0);
+
+/// log(sigmoid(x)). torch::log_sigmoid.
+at::Tensor logsigmoid(const at::Tensor& input);
+
+/// x / (1 + |x|). torch::nn::functional::softsign.
+at::Tensor softsign(const at::Tensor& input);
+
+/// x - tanh(x). torch::nn::functional::tanhshrink.
+at::Tensor tanhshrink(const at::Tensor& input);
+
+/// x - lambd above lambd, x + lambd below -lambd, 0 between. torch::softshrink.
+at::Tensor softshrink(const at::Tensor& input, double lambd = 0.5);
+
+/// x outside [-lambd, lambd], 0 inside. torch::hardshrink.
+at::Tensor hardshrink(const at::Tensor& input, double lambd = 0.5);
+
+/// value where x <= threshold, else x. torch::threshold.
+at::Tensor threshold(const at::Tensor& input, double threshold, double value);
+at::Tensor& threshold_(at::Tensor& input, double threshold, double value);
+
+/// relu(x)^2, the squared ReLU of Primer (So et al. 2021).
+at::Tensor relu_squared(const at::Tensor& input);
+
 /// e^(x_i - max) / sum_k e^(x_k - max) along dim; dtype casts the input first. torch::softmax.
 at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
 /// x_i - max - log(sum_k e^(x_k - max)) along dim; dtype casts the input first. torch::log_softmax.
 at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
+/// softmax(-x) along dim, as torch computes it; dtype casts -x first. torch::nn::functional::softmin.
+at::Tensor softmin(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
 
 // GLU variants, act(gate) * up: with two tensors of one shape, or with one tensor whose
 // first half along dim is the gate and second half up (the LLaMA convention; torch's glu
@@ -88,6 +132,13 @@ at::Tensor geglu(const at::Tensor& input, int64_t dim = -1, c10::string_view app
 at::Tensor reglu(const at::Tensor& gate, const at::Tensor& up);
 /// reglu of the halves of input along dim.
 at::Tensor reglu(const at::Tensor& input, int64_t dim = -1);
+/// relu(gate)^2 * up.
+at::Tensor relu_squared_glu(const at::Tensor& gate, const at::Tensor& up);
+/// relu_squared_glu of the halves of input along dim.
+at::Tensor relu_squared_glu(const at::Tensor& input, int64_t dim = -1);
+/// a * sigmoid(b) with a, b the halves of input along dim: the gate is the second half, as
+/// torch::glu's.
+at::Tensor glu(const at::Tensor& input, int64_t dim = -1);
 
 /// The SwiGLU feed-forward block of LLaMA-style transformers, weights as nn.Linear stores
 /// them: (silu(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down. Backward keeps x

@@ -248,6 +248,163 @@ struct Gelu {
   }
 };
 
+// hardtanh(x) = min(max(x, min_val), max_val), in that order (torch's clamp); relu6 is
+// hardtanh(x, 0, 6). NaN and -0.0 pass through. Its derivative is 1 strictly inside the
+// range, 0 elsewhere and at NaN; the output lies strictly inside exactly where the input does,
+// so backward works from the output (torch's hardtanh_backward tests the input).
+struct Hardtanh {
+  static constexpr Saves kSaves = Saves::Output;
+  double min_val = -1.0;
+  double max_val = 1.0;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    const V low = select(x < V(min_val), V(min_val), x);
+    return select(low > V(max_val), V(max_val), low);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V y) const {
+    return select((y > V(min_val)) & (y < V(max_val)), grad, V(0));
+  }
+};
+
+// hardsigmoid(x) = min(max(x + 3, 0), 6) / 6; its derivative 1/6 strictly inside (-3, 3).
+struct Hardsigmoid {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return Hardtanh{0.0, 6.0}.forward(x + V(3)) / V(6);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    return select((x > V(-3)) & (x < V(3)), grad * V(1.0 / 6.0), V(0));
+  }
+};
+
+// hardswish(x) = x * min(max(x + 3, 0), 6) / 6 (MobileNetV3). Its derivative is 0 up to -3,
+// x / 3 + 1/2 strictly inside (-3, 3), 1 from 3 on (and at NaN), as torch's scalar and CUDA
+// kernels select.
+struct Hardswish {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return x * Hardtanh{0.0, 6.0}.forward(x + V(3)) / V(6);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    return select(x <= V(-3), V(0), select(x < V(3), grad * (x / V(3) + V(0.5)), grad));
+  }
+};
+
+// logsigmoid(x) = log(sigmoid(x)) = min(x, 0) - log(1 + e^-|x|): stable at both ends. e^-|x|
+// keeps its subnormal values (exp, not exp_nonpositive), so that a tiny negative result for
+// x near 100 rounds to -0 in float16, as torch's.
+struct LogSigmoid {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return select(x < V(0), x, V(0)) - log1p_unit(exp(select(x < V(0), x, -x)));
+  }
+  // sigmoid(-x) = 1 - z / (1 + z) below 0 and z / (1 + z) above, z = e^-|x|.
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    const V z = exp_nonpositive(select(x < V(0), x, -x));
+    const V share = z / (V(1) + z);
+    return grad * select(x < V(0), V(1) - share, share);
+  }
+};
+
+// softsign(x) = x / (|x| + 1). The backward follows autograd through torch's composite, for its
+// special values (NaN at +-inf).
+struct Softsign {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return x / (select(x < V(0), -x, x) + V(1));
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    const V magnitude = select(x < V(0), -x, x);
+    const V denominator = magnitude + V(1);
+    return grad / denominator - grad * ((magnitude / denominator) / denominator);
+  }
+};
+
+// tanhshrink(x) = x - tanh(x). The backward follows autograd through torch's composite,
+// grad - grad (1 - tanh^2), for its signed zeros.
+struct Tanhshrink {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return x - tanh(x);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    const V t = tanh(x);
+    return grad - grad * (V(1) - t * t);
+  }
+};
+
+// softshrink(x) = x - lambd above lambd, x + lambd below -lambd, 0 between (+0, and NaN for
+// NaN, as torch's). hardshrink(x) = x outside [-lambd, lambd], 0 inside. The derivative of
+// both is 1 outside, 0 inside and at NaN.
+template <bool kHard>
+struct Shrink {
+  static constexpr Saves kSaves = Saves::Input;
+  double lambd = 0.5;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    if constexpr (kHard) {
+      return select((x >= V(-lambd)) & (x <= V(lambd)), V(0), x);
+    } else {
+      return select(x > V(lambd), x - V(lambd), select(x < V(-lambd), x + V(lambd), x * V(0) + V(0)));
+    }
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    return select((x > V(lambd)) | (x < V(-lambd)), grad, V(0));
+  }
+};
+
+// threshold(x) = value where x <= threshold, else x. NaN passes through, with gradient.
+struct Threshold {
+  static constexpr Saves kSaves = Saves::Input;
+  double threshold;
+  double value;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    return select(x <= V(threshold), V(value), x);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    return select(x <= V(threshold), V(0), grad);
+  }
+};
+
+// relu_squared(x) = relu(x)^2 (So et al. 2021, "Primer"; transformers' relu2).
+struct ReluSquared {
+  static constexpr Saves kSaves = Saves::Input;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V x) const {
+    const V r = Relu{}.forward(x);
+    return r * r;
+  }
+  // Through autograd's chain: relu's backward (0 where relu(x) <= 0) of square's, 2 relu(x) grad.
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V x) const {
+    const V r = Relu{}.forward(x);
+    return select(r <= V(0), V(0), grad * (V(2) * r));
+  }
+};
+
 // ---- activations with a parameter -----------------------------------------------------
 
 // prelu(x, w) = x if x > 0 else w * x; leaky_relu is prelu with a constant slope.

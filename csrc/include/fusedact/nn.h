@@ -180,6 +180,139 @@ class SoftplusImpl : public Activation<SoftplusImpl, torch::nn::SoftplusOptions>
 };
 TORCH_MODULE(Softplus);
 
+class HardtanhImpl : public Activation<HardtanhImpl, torch::nn::HardtanhOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    const double low = options.min_val(), high = options.max_val();
+    return options.inplace() ? fusedact::hardtanh_(input, low, high) : fusedact::hardtanh(input, low, high);
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Hardtanh(min_val=" << options.min_val() << ", max_val=" << options.max_val()
+           << (options.inplace() ? ", inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(Hardtanh);
+
+class ReLU6Impl : public Activation<ReLU6Impl, torch::nn::ReLU6Options> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) { return options.inplace() ? fusedact::relu6_(input) : fusedact::relu6(input); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::ReLU6(" << (options.inplace() ? "inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(ReLU6);
+
+// Options of Hardsigmoid and Hardswish, whose torch.nn modules take inplace (torch::nn has no twin).
+struct InplaceOptions {
+  InplaceOptions(bool inplace = false) : inplace_(inplace) {}  // NOLINT(google-explicit-constructor): as torch's options
+  TORCH_ARG(bool, inplace);
+};
+
+class HardsigmoidImpl : public Activation<HardsigmoidImpl, InplaceOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    return options.inplace() ? fusedact::hardsigmoid_(input) : fusedact::hardsigmoid(input);
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Hardsigmoid(" << (options.inplace() ? "inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(Hardsigmoid);
+
+class HardswishImpl : public Activation<HardswishImpl, InplaceOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    return options.inplace() ? fusedact::hardswish_(input) : fusedact::hardswish(input);
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Hardswish(" << (options.inplace() ? "inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(Hardswish);
+
+class CELUImpl : public Activation<CELUImpl, torch::nn::CELUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    return options.inplace() ? fusedact::celu_(input, options.alpha()) : fusedact::celu(input, options.alpha());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::CELU(alpha=" << options.alpha() << (options.inplace() ? ", inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(CELU);
+
+class LogSigmoidImpl : public Activation<LogSigmoidImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::logsigmoid(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::LogSigmoid()"; }
+};
+TORCH_MODULE(LogSigmoid);
+
+class SoftsignImpl : public Activation<SoftsignImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::softsign(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Softsign()"; }
+};
+TORCH_MODULE(Softsign);
+
+class TanhshrinkImpl : public Activation<TanhshrinkImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::tanhshrink(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Tanhshrink()"; }
+};
+TORCH_MODULE(Tanhshrink);
+
+class SoftshrinkImpl : public Activation<SoftshrinkImpl, torch::nn::SoftshrinkOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::softshrink(input, options.lambda()); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Softshrink(" << options.lambda() << ")";
+  }
+};
+TORCH_MODULE(Softshrink);
+
+class HardshrinkImpl : public Activation<HardshrinkImpl, torch::nn::HardshrinkOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::hardshrink(input, options.lambda()); }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Hardshrink(" << options.lambda() << ")";
+  }
+};
+TORCH_MODULE(Hardshrink);
+
+class ThresholdImpl : public Activation<ThresholdImpl, torch::nn::ThresholdOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    const double threshold = options.threshold(), value = options.value();
+    return options.inplace() ? fusedact::threshold_(input, threshold, value)
+                             : fusedact::threshold(input, threshold, value);
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Threshold(threshold=" << options.threshold() << ", value=" << options.value()
+           << (options.inplace() ? ", inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(Threshold);
+
+class ReLUSquaredImpl : public Activation<ReLUSquaredImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::relu_squared(input); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::ReLUSquared()"; }
+};
+TORCH_MODULE(ReLUSquared);
+
 class SoftmaxImpl : public Activation<SoftmaxImpl, torch::nn::SoftmaxOptions> {
  public:
   using Activation::Activation;
@@ -197,6 +330,27 @@ class LogSoftmaxImpl : public Activation<LogSoftmaxImpl, torch::nn::LogSoftmaxOp
   }
 };
 TORCH_MODULE(LogSoftmax);
+
+class SoftminImpl : public Activation<SoftminImpl, torch::nn::SoftminOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::softmin(input, options.dim()); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Softmin(dim=" << options.dim() << ")"; }
+};
+TORCH_MODULE(Softmin);
+
+// softmax over the channels (dim -3) of a 3-D or 4-D input. torch::nn::Softmax2d.
+class Softmax2dImpl : public Activation<Softmax2dImpl, NoOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) {
+    TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "fusedact.Softmax2d: expected input to be 3D or 4D, got ",
+                input.dim(), "D instead");
+    return fusedact::softmax(input, -3);
+  }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Softmax2d()"; }
+};
+TORCH_MODULE(Softmax2d);
 
 // GLU modules: forward(input) splits input along options.dim (the gate first);
 // forward(gate, up) takes the two halves as tensors.
@@ -238,6 +392,27 @@ class ReGLUImpl : public Activation<ReGLUImpl, GLUOptions> {
   void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::ReGLU(dim=" << options.dim() << ")"; }
 };
 TORCH_MODULE(ReGLU);
+
+class ReLUSquaredGLUImpl : public Activation<ReLUSquaredGLUImpl, GLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
+    return up.defined() ? fusedact::relu_squared_glu(input, up) : fusedact::relu_squared_glu(input, options.dim());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::ReLUSquaredGLU(dim=" << options.dim() << ")";
+  }
+};
+TORCH_MODULE(ReLUSquaredGLU);
+
+// As torch::nn::GLU: a * sigmoid(b), the gate b the second half of the input along dim.
+class GLUImpl : public Activation<GLUImpl, torch::nn::GLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input) { return fusedact::glu(input, options.dim()); }
+  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::GLU(dim=" << options.dim() << ")"; }
+};
+TORCH_MODULE(GLU);
 
 // The SwiGLU feed-forward block as torch::nn::Linear layers named as transformers' LlamaMLP
 // names them (gate_proj, up_proj, down_proj), so their parameters load from one.

@@ -13,6 +13,10 @@
 
 #include <fusedact/math.h>
 
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/hardtanh.h>
+#include <ATen/ops/relu.h>
+#include <ATen/ops/threshold.h>
 #include <c10/util/Exception.h>
 #include <c10/util/string_view.h>
 
@@ -21,7 +25,9 @@
 namespace fusedact {
 
 // Common part of every pointwise entry: its math, whether torch.nn has an `inplace=True`
-// form of it, and no parameters unless it says.
+// form of it, and no parameters unless it says. An entry whose torch twin also takes integer
+// tensors has `integers(self, <params>)`: torch's own operator, which computes them (there is
+// no gradient to take).
 template <class M, bool kInplace = false>
 struct PointwiseOp {
   using Math = M;
@@ -32,6 +38,7 @@ struct PointwiseOp {
 struct ReluOp : PointwiseOp<math::Relu, /*inplace=*/true> {
   static constexpr const char* kName = "relu";
   static math::Relu make() { return {}; }
+  static at::Tensor integers(const at::Tensor& self) { return at::relu(self); }
 };
 
 struct GeluOp : PointwiseOp<math::Gelu> {
@@ -109,11 +116,15 @@ struct HardtanhOp : PointwiseOp<math::Hardtanh, /*inplace=*/true> {
                 max_val, ")");
     return {min_val, max_val};
   }
+  static at::Tensor integers(const at::Tensor& self, double min_val, double max_val) {
+    return at::hardtanh(self, min_val, max_val);
+  }
 };
 
 struct Relu6Op : PointwiseOp<math::Hardtanh, /*inplace=*/true> {
   static constexpr const char* kName = "relu6";
   static math::Hardtanh make() { return {0.0, 6.0}; }
+  static at::Tensor integers(const at::Tensor& self) { return at::hardtanh(self, 0.0, 6.0); }
 };
 
 struct HardsigmoidOp : PointwiseOp<math::Hardsigmoid, /*inplace=*/true> {
@@ -165,6 +176,9 @@ struct ThresholdOp : PointwiseOp<math::Threshold, /*inplace=*/true> {
   static constexpr const char* kName = "threshold";
   static constexpr std::tuple kParams{Float{"threshold"}, Float{"value"}};
   static math::Threshold make(double threshold, double value) { return {threshold, value}; }
+  static at::Tensor integers(const at::Tensor& self, double threshold, double value) {
+    return at::threshold(self, threshold, value);
+  }
 };
 
 struct ReluSquaredOp : PointwiseOp<math::ReluSquared> {

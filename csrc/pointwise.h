@@ -59,6 +59,12 @@ inline void check_param_fits_float(const char* op, double param) {
 template <class T>
 void check_param_fits_float(const char*, const T&) {}  // not a float parameter
 
+// Integer (and bool) inputs of an entry that takes them go to its `integers` (ops.h).
+template <class Op>
+constexpr bool kTakesIntegers = requires { &Op::integers; };
+
+inline bool is_integer(const at::Tensor& t) { return at::isIntegralType(t.scalar_type(), /*includeBool=*/true); }
+
 template <class... P>
 void check_params_fit([[maybe_unused]] const char* op, at::ScalarType dtype, const P&... params) {
   if (dtype != at::kDouble) (check_param_fits_float(op, params), ...);
@@ -134,9 +140,28 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
     return Op::make(params...);
   }
 
+  // torch's answer for an integer input, the parameters checked as for any other (make).
+  static bool integers(const at::Tensor& self, at::Tensor& out, P... params) {
+    if constexpr (kTakesIntegers<Op>) {
+      if (is_integer(self)) {
+        (void)Op::make(params...);
+        out = Op::integers(self, params...);
+        return true;
+      }
+    }
+    return false;
+  }
+  static bool integers_(at::Tensor& self, P... params) {
+    at::Tensor out;
+    if (!integers(self, out, params...)) return false;
+    self.copy_(out);
+    return true;
+  }
+
   template <class Backend>
   struct Kernels {
     static at::Tensor forward(const at::Tensor& self, P... params) {
+      if (at::Tensor out; integers(self, out, params...)) return out;
       check_floating(Op::kName, "input", self);
       auto fn = ForwardFn<Math>{math(Op::kName, self.scalar_type(), params...)};
       at::Tensor out = at::empty_like(self);
@@ -146,6 +171,7 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
     }
 
     static void forward_(at::Tensor& self, P... params) {
+      if (integers_(self, params...)) return;
       const std::string& name = op_name<Inplace>();
       check_floating(name.c_str(), "input", self);
       auto fn = ForwardFn<Math>{math(name, self.scalar_type(), params...)};
@@ -168,11 +194,13 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
   // shapes stay symbolic.
   struct Meta {
     static at::Tensor forward(const at::Tensor& self, P... params) {
+      if (at::Tensor out; integers(self, out, params...)) return out;
       check_floating(Op::kName, "input", self);
       (void)math(Op::kName, self.scalar_type(), params...);
       return at::empty_like(self);
     }
     static void forward_(at::Tensor& self, P... params) {
+      if (integers_(self, params...)) return;
       const std::string& name = op_name<Inplace>();
       check_floating(name.c_str(), "input", self);
       (void)math(name, self.scalar_type(), params...);

@@ -355,6 +355,18 @@ TEST(Api, SwigluFfn) {
   expect_close(fusedact::swiglu_ffn(x, wg, wu, wd), F::linear(torch::silu(F::linear(x, wg)) * F::linear(x, wu), wd));
 }
 
+// relu, relu6, hardtanh and threshold take integer tensors, as torch's do.
+TEST(Api, IntegerInputsAsTorch) {
+  const auto x = torch::arange(-9, 10, torch::kInt32);
+  EXPECT_TRUE(torch::equal(fusedact::relu(x), torch::relu(x)));
+  EXPECT_TRUE(torch::equal(fusedact::relu6(x), torch::nn::functional::relu6(x)));
+  EXPECT_TRUE(torch::equal(fusedact::hardtanh(x, -2.5, 4.5), torch::hardtanh(x, -2.5, 4.5)));
+  EXPECT_TRUE(torch::equal(fusedact::threshold(x, 1.0, 7.0), torch::threshold(x, 1.0, 7.0)));
+  auto y = x.clone();
+  EXPECT_TRUE(torch::equal(fusedact::relu_(y), torch::relu(x)));
+  EXPECT_EQ(fusedact::relu(x).scalar_type(), torch::kInt32);
+}
+
 TEST(Api, ClearErrors) {
   try {
     fusedact::gelu(torch::arange(4));

@@ -4,6 +4,7 @@ set and on CUDA; layouts; in-place forms; determinism, and the same bits from ev
 instruction set; gradcheck and gradgradcheck; errors."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -226,12 +227,37 @@ BAD_DTYPE_INPUTS = [
     torch.ones(3).to(torch.float8_e5m2),
 ]
 
+# The ops whose torch twins also take integer (and bool) tensors: test_integer_input_as_torch.
+TAKES_INTEGERS = {"relu", "relu6", "hardtanh", "threshold"}
+
 
 @pytest.mark.parametrize("bad", BAD_DTYPE_INPUTS, ids=lambda t: str(t.dtype))
 @each_case
 def test_non_floating_input_is_a_clear_error(case, bad):
+    if case.op in TAKES_INTEGERS and not bad.is_floating_point() and not bad.is_complex():
+        return  # torch's answer, checked by test_integer_input_as_torch
     with pytest.raises(RuntimeError, match=rf"fusedact\.{case.name}: expected input to be a floating-point tensor"):
         case.fused(bad)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool], ids=str)
+@pytest.mark.parametrize("case", [c for c in POINTWISE if c.op in TAKES_INTEGERS], ids=str)
+def test_integer_input_as_torch(case, dtype, device):
+    """torch's result, dtype and errors (a bool input; limits an unsigned type cannot hold),
+    out of place, in place and on the meta device (torch.compile's tracing)."""
+    x = torch.arange(-9, 10, device=device).to(dtype)
+    try:
+        expected = getattr(F, case.op)(x, **case.kwargs)
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError, match=re.escape(str(error).splitlines()[0])):
+            case.fused(x)
+        return
+    actual = case.fused(x)
+    assert actual.dtype == dtype and torch.equal(actual, expected)
+    if case.inplace:
+        y = x.clone()
+        assert case.fused(y, inplace=True) is y and torch.equal(y, expected)
+    assert case.fused(x.to("meta")).dtype == dtype
 
 
 @each_case

@@ -97,6 +97,12 @@ at::Tensor relu_squared_glu(const at::Tensor& gate, const at::Tensor& up) {
 at::Tensor relu_squared_glu(const at::Tensor& input, int64_t dim) {
   return op<Glu<ReluSquaredGluOp>::Split>().call(input, dim);
 }
+at::Tensor clamped_swiglu(const at::Tensor& gate, const at::Tensor& up, double limit, double alpha) {
+  return op<Glu<ClampedSwigluOp>::Forward>().call(gate, up, limit, alpha);
+}
+at::Tensor clamped_swiglu(const at::Tensor& input, int64_t dim, double limit, double alpha) {
+  return op<Glu<ClampedSwigluOp>::Split>().call(input, dim, limit, alpha);
+}
 at::Tensor glu(const at::Tensor& input, int64_t dim) { return op<Glu<SigmoidGluOp>::Split>().call(input, dim); }
 
 // An explicit dtype is the caller's: CUDA autocast (which runs softmax in float32) leaves it

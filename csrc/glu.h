@@ -1,5 +1,6 @@
-// The GLU family (ops.h: GluOps: swiglu, geglu, reglu, relu_squared_glu, glu): act(gate) * up,
-// with the activation's parameters, as two tensors or as the halves of one along dim:
+// The GLU family (ops.h: GluOps: swiglu, geglu, reglu, relu_squared_glu, glu, clamped_swiglu):
+// act(gate) * up, with the activation's parameters, as two tensors or as the halves of one
+// along dim:
 //   <name>(Tensor gate, Tensor up, <params>) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor gate, Tensor up, <params>) -> (Tensor, Tensor)
 //   <name>_split(Tensor self, int dim=-1, <params>) -> Tensor
@@ -73,7 +74,7 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
 
   using Functors = TypeList<BinaryForwardFn<Math>, GatedBackwardFn<Math>>;
 
-  static Math make(P... params) { return {Op::Activation::make(params...)}; }
+  static Math make(P... params) { return Op::make(params...); }
   // make, with the parameters checked against the dtype they will run in.
   static Math math(const std::string& op, at::ScalarType dtype, P... params) {
     check_params_fit(op.c_str(), dtype, params...);

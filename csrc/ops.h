@@ -219,10 +219,10 @@ struct SwishTensorOp : ChannelParamOp<math::Swish> {
 //   <name>_split_backward(Tensor grad_output, Tensor self, int dim, <params>) -> Tensor
 template <class Act>
 struct GluOp {
-  using Activation = Act;
   using Math = math::Gated<typename Act::Math>;
   static constexpr auto kParams = Act::kParams;
   static constexpr bool kGateSecond = false;
+  static Math make(auto... params) { return {Act::make(params...)}; }
 };
 
 struct SwigluOp : GluOp<SiluOp> {
@@ -247,6 +247,18 @@ struct SigmoidGluOp : GluOp<SigmoidOp> {
   static constexpr bool kGateSecond = true;
 };
 
+// gpt-oss's clamped SwiGLU (math::ClampedSwiglu), with its defaults.
+struct ClampedSwigluOp {
+  using Math = math::ClampedSwiglu;
+  static constexpr const char* kName = "clamped_swiglu";
+  static constexpr std::tuple kParams{Float{"limit", "7.0"}, Float{"alpha", "1.702"}};
+  static constexpr bool kGateSecond = false;
+  static Math make(double limit, double alpha) {
+    TORCH_CHECK(limit >= 0, "fusedact.clamped_swiglu: limit must be at least 0, got ", limit);
+    return {limit, alpha};
+  }
+};
+
 // softmax and log_softmax along a dim. Its operators (softmax.h):
 //   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
@@ -263,7 +275,7 @@ using PointwiseOps =
              SoftplusOp, HardtanhOp, Relu6Op, HardsigmoidOp, HardswishOp, CeluOp, LogSigmoidOp, SoftsignOp,
              TanhshrinkOp, ShrinkOp<false>, ShrinkOp<true>, ThresholdOp, ReluSquaredOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
-using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, SigmoidGluOp>;
+using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, SigmoidGluOp, ClampedSwigluOp>;
 using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 
 }  // namespace fusedact

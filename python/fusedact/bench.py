@@ -139,6 +139,13 @@ def _pointwise(name, fused, reference):
     return BenchOp(name, fused, reference, _one_input)
 
 
+def _clamped_swiglu_eager(x, limit=7.0, alpha=1.702):
+    """gpt-oss's SwiGLU as transformers writes it, on the halves of x."""
+    gate, up = x.chunk(2, -1)
+    gate, up = gate.clamp(max=limit), up.clamp(-limit, limit)
+    return (up + 1) * (gate * torch.sigmoid(gate * alpha))
+
+
 def _glu(name, fused, act):
     """A GLU in its split form over [numel / ROW, ROW] (the gate: the first ROW / 2 columns)."""
 
@@ -189,6 +196,7 @@ OPS: list[BenchOp] = [
     _glu("reglu", FF.reglu, F.relu),
     _glu("relu_squared_glu", FF.relu_squared_glu, lambda x: torch.square(F.relu(x))),
     BenchOp("glu", FF.glu, F.glu, _one_input, kind="glu"),
+    BenchOp("clamped_swiglu", FF.clamped_swiglu, _clamped_swiglu_eager, _one_input, kind="glu", compile_baseline=True),
     BenchOp("swiglu_ffn", FF.swiglu_ffn, _ffn_eager, _ffn_inputs, kind="block", compile_baseline=True,
             grad_inputs=(0, 1, 2, 3)),
 ]  # fmt: skip

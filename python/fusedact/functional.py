@@ -12,6 +12,7 @@ from torch import Tensor
 
 __all__ = [
     "celu",
+    "clamped_swiglu",
     "elu",
     "geglu",
     "gelu",
@@ -259,6 +260,17 @@ def relu_squared_glu(input: Tensor, other: Tensor | None = None, dim: int = -1) 
     if other is None:
         return torch.ops.fusedact.relu_squared_glu_split(input, dim)
     return torch.ops.fusedact.relu_squared_glu(input, other)
+
+
+def clamped_swiglu(
+    input: Tensor, other: Tensor | None = None, dim: int = -1, limit: float = 7.0, alpha: float = 1.702
+) -> Tensor:
+    r"""gpt-oss's SwiGLU, ``(up.clamp(-limit, limit) + 1) * g * sigmoid(alpha * g)`` with
+    ``g = gate.clamp(max=limit)``: ``clamped_swiglu(gate, up)``, or ``clamped_swiglu(x, dim=-1)``
+    with gate, up = x.chunk(2, dim). Clamped values get no gradient, as through torch's clamp."""
+    if other is None:
+        return torch.ops.fusedact.clamped_swiglu_split(input, dim, limit, alpha)
+    return torch.ops.fusedact.clamped_swiglu(input, other, limit, alpha)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

@@ -12,6 +12,7 @@ from . import functional as F
 
 __all__ = [
     "CELU",
+    "ClampedSwiGLU",
     "ELU",
     "GEGLU",
     "GELU",
@@ -269,6 +270,21 @@ class ReLUSquaredGLU(_GLU):
 
     def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
         return F.relu_squared_glu(input, up, self.dim)
+
+
+class ClampedSwiGLU(_GLU):
+    __doc__ = "gpt-oss's SwiGLU, (up.clamp(-limit, limit) + 1) * swish(gate.clamp(max=limit), alpha). " + _GLU.__doc__
+
+    def __init__(self, dim: int = -1, limit: float = 7.0, alpha: float = 1.702) -> None:
+        super().__init__(dim)
+        self.limit = limit
+        self.alpha = alpha
+
+    def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
+        return F.clamped_swiglu(input, up, self.dim, self.limit, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, limit={self.limit}, alpha={self.alpha}"
 
 
 class GLU(torch.nn.GLU):

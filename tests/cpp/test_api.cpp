@@ -319,6 +319,23 @@ TEST(Api, GatedLinearUnits) {
   expect_close(fusedact::nn::ReLUSquaredGLU()(x), torch::square(torch::relu(halves[0])) * halves[1]);
   expect_close(fusedact::glu(x, 0), torch::glu(x, 0));
   expect_close(fusedact::nn::GLU()(x), torch::nn::GLU()(x));
+  // gpt-oss's clamped SwiGLU, values and gradients, against its composition.
+  auto clamped_ref = [](const torch::Tensor& gate, const torch::Tensor& up) {
+    auto g = gate.clamp_max(1.0);
+    return (up.clamp(-1.0, 1.0) + 1) * (g * torch::sigmoid(g * 2.0));
+  };
+  auto xd = sample({6, 8}, torch::kDouble).requires_grad_();
+  auto xd_ref = xd.detach().clone().requires_grad_();
+  fusedact::nn::ClampedSwiGLU clamped(fusedact::nn::ClampedSwiGLUOptions().limit(1.0).alpha(2.0));
+  auto y = clamped(xd);
+  auto y_ref = clamped_ref(xd_ref.chunk(2, -1)[0], xd_ref.chunk(2, -1)[1]);
+  expect_close(y, y_ref);
+  y.backward(torch::ones_like(y));
+  y_ref.backward(torch::ones_like(y_ref));
+  expect_close(xd.grad(), xd_ref.grad());
+  expect_close(fusedact::clamped_swiglu(halves[0], halves[1]),
+               (halves[1].clamp(-7.0, 7.0) + 1) * halves[0].clamp_max(7.0) *
+                   torch::sigmoid(1.702 * halves[0].clamp_max(7.0)));
   std::ostringstream printed;
   printed << *geglu;
   EXPECT_EQ(printed.str(), "fusedact::nn::GEGLU(dim=-1, approximate=tanh)");

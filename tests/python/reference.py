@@ -278,9 +278,10 @@ class GluCase:
 
     id: str
     op: str  # name under fusedact.functional and torch.ops.fusedact
-    act: str  # the POINTWISE row of its activation
+    act: str  # the POINTWISE row of its activation ("" with torch_pair)
     kwargs: dict = field(default_factory=dict)
     gate_second: bool = False
+    torch_pair: Callable | None = None  # torch's composition (gate, up, **kwargs), when not act(gate) * up
 
     def fused(self, *args, **extra):
         if self.gate_second and len(args) == 2:
@@ -303,8 +304,10 @@ class GluCase:
 
     def reference_pair(self, gate, up):
         """torch's act(gate) * up, its activation as the POINTWISE row's reference (torch's
-        forward artifacts replaced); in float32 for 16-bit inputs, rounded once."""
+        forward artifacts replaced), or torch_pair; in float32 for 16-bit inputs, rounded once."""
         dtype = gate.dtype
+        if self.torch_pair is not None:
+            return self.torch_pair(_opmath(gate), _opmath(up), **self.kwargs).to(dtype)
         return (self.act_case().reference(_opmath(gate)) * _opmath(up)).to(dtype)
 
     def reference_split(self, x, dim=-1):
@@ -316,9 +319,23 @@ class GluCase:
         rounded once (to dtype, if given)."""
         dtype = dtype or gate.dtype
         gate, up, grad = _opmath(gate), _opmath(up), _opmath(grad)
+        if self.torch_pair is not None:
+            leaves = (gate.detach().requires_grad_(), up.detach().requires_grad_())
+            grads = torch.autograd.grad(self.torch_pair(*leaves, **self.kwargs), leaves, grad)
+            return tuple(g.to(dtype) for g in grads)
         leaf = gate.detach().requires_grad_()
         (grad_gate,) = torch.autograd.grad(self.act_case().torch(leaf), leaf, grad * up)
         return grad_gate.to(dtype), (grad * self.act_case().reference(gate)).to(dtype)
+
+    def gate_slope(self, gate):
+        """The derivative of the gate's activation, in float64 (for torch_pair: of its output
+        with up = 0)."""
+        leaf = gate.double().requires_grad_()
+        if self.torch_pair is not None:
+            out = self.torch_pair(leaf, torch.zeros_like(leaf), **self.kwargs)
+        else:
+            out = self.act_case().torch(leaf)
+        return torch.autograd.grad(out, leaf, torch.ones_like(leaf))[0]
 
     def exact_zero_gate_grad(self, gate, up, grad):
         """Where the gate's gradient is exactly zero in float64: there its sign is meant (act's
@@ -331,6 +348,13 @@ class GluCase:
         return self.id
 
 
+def _clamped_swiglu(gate, up, limit=7.0, alpha=1.702):
+    """gpt-oss's SwiGLU as transformers' GptOssExperts writes it."""
+    gate = gate.clamp(min=None, max=limit)
+    up = up.clamp(min=-limit, max=limit)
+    return (up + 1) * (gate * torch.sigmoid(gate * alpha))
+
+
 GLU = [
     GluCase("swiglu", "swiglu", "silu"),
     GluCase("geglu", "geglu", "gelu"),
@@ -338,6 +362,8 @@ GLU = [
     GluCase("reglu", "reglu", "relu"),
     GluCase("relu_squared_glu", "relu_squared_glu", "relu_squared"),
     GluCase("glu", "glu", "sigmoid", gate_second=True),
+    GluCase("clamped_swiglu", "clamped_swiglu", "", torch_pair=_clamped_swiglu),
+    GluCase("clamped_swiglu_3_1", "clamped_swiglu", "", {"limit": 3.0, "alpha": 1.0}, torch_pair=_clamped_swiglu),
 ]
 
 

@@ -136,6 +136,11 @@ at::Tensor reglu(const at::Tensor& input, int64_t dim = -1);
 at::Tensor relu_squared_glu(const at::Tensor& gate, const at::Tensor& up);
 /// relu_squared_glu of the halves of input along dim.
 at::Tensor relu_squared_glu(const at::Tensor& input, int64_t dim = -1);
+/// gpt-oss's SwiGLU: (up.clamp(-limit, limit) + 1) * g * sigmoid(alpha * g), g = gate.clamp(max=limit);
+/// clamped values get no gradient, as through torch::clamp.
+at::Tensor clamped_swiglu(const at::Tensor& gate, const at::Tensor& up, double limit = 7.0, double alpha = 1.702);
+/// clamped_swiglu of the halves of input along dim.
+at::Tensor clamped_swiglu(const at::Tensor& input, int64_t dim = -1, double limit = 7.0, double alpha = 1.702);
 /// a * sigmoid(b) with a, b the halves of input along dim: the gate is the second half, as
 /// torch::glu's.
 at::Tensor glu(const at::Tensor& input, int64_t dim = -1);

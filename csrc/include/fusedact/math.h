@@ -489,6 +489,33 @@ struct Gated {
   }
 };
 
+// gpt-oss's SwiGLU: the gate clamped above at limit and up to [-limit, limit] (NaN passes, as
+// torch's clamp lets it), then (up + 1) * swish(gate, alpha). As through torch's clamp, the
+// gradient passes only where the input lies strictly within the bounds (not at them, nor at
+// NaN).
+struct ClampedSwiglu {
+  double limit = 7.0;
+  double alpha = 1.702;
+
+  template <class V>
+  FUSEDACT_MATH V forward(V gate, V up) const {
+    return (Hardtanh{-limit, limit}.forward(up) + V(1)) * SwishConstant{alpha}.forward(clamp_gate(gate));
+  }
+  template <class V>
+  FUSEDACT_MATH Pair<V> backward(V grad, V gate, V up) const {
+    const SwishConstant act{alpha};
+    const V gated = act.backward(grad * (Hardtanh{-limit, limit}.forward(up) + V(1)), clamp_gate(gate));
+    const V up_grad = grad * act.forward(clamp_gate(gate));
+    return {select(gate < V(limit), gated, V(0)), select((up > V(-limit)) & (up < V(limit)), up_grad, V(0))};
+  }
+
+ private:
+  template <class V>
+  FUSEDACT_MATH V clamp_gate(V gate) const {
+    return select(gate > V(limit), V(limit), gate);
+  }
+};
+
 // ---- softmax along a dim -----------------------------------------------------------------
 
 // softmax(x)_i = e^(x_i - m) / s and log_softmax(x)_i = x_i - m - log s, with m the row's

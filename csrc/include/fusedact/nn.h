@@ -405,6 +405,29 @@ class ReLUSquaredGLUImpl : public Activation<ReLUSquaredGLUImpl, GLUOptions> {
 };
 TORCH_MODULE(ReLUSquaredGLU);
 
+// Options of ClampedSwiGLU: the split dim, and gpt-oss's limit and alpha.
+struct ClampedSwiGLUOptions {
+  ClampedSwiGLUOptions(int64_t dim = -1) : dim_(dim) {}  // NOLINT(google-explicit-constructor): as torch's options
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(double, limit) = 7.0;
+  TORCH_ARG(double, alpha) = 1.702;
+};
+
+class ClampedSwiGLUImpl : public Activation<ClampedSwiGLUImpl, ClampedSwiGLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
+    const double limit = options.limit(), alpha = options.alpha();
+    return up.defined() ? fusedact::clamped_swiglu(input, up, limit, alpha)
+                        : fusedact::clamped_swiglu(input, options.dim(), limit, alpha);
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::ClampedSwiGLU(dim=" << options.dim() << ", limit=" << options.limit()
+           << ", alpha=" << options.alpha() << ")";
+  }
+};
+TORCH_MODULE(ClampedSwiGLU);
+
 // As torch::nn::GLU: a * sigmoid(b), the gate b the second half of the input along dim.
 class GLUImpl : public Activation<GLUImpl, torch::nn::GLUOptions> {
  public:

@@ -70,16 +70,26 @@ using FamiliesOf = typename FamiliesOfImpl<Family, Entries>::type;
 
 // One non-tensor parameter of an op: its schema name, its default as the schema spells it
 // (none when empty), and whether it is keyword-only. T is its C++ type; the schema type
-// follows from it (Float, Str, Int, Bool below).
+// follows from it (Float, Str, Int, Bool below). A float parameter reaches the kernels in the
+// input's compute type (float but for float64 inputs), so a finite value beyond float's range
+// is refused, as torch refuses it; one that torch converts to the input's own dtype
+// (in_input_dtype) is refused beyond that dtype's range.
 template <class T>
 struct Param {
   using type = T;
   const char* name;
   const char* default_value = "";
   bool keyword_only = false;
+  bool input_dtype = false;
 };
 
 using Float = Param<double>;
+
+// A float parameter that torch converts to the input's dtype: hardtanh's bounds, ...
+constexpr Float in_input_dtype(Float param) {
+  param.input_dtype = true;
+  return param;
+}
 using Str = Param<c10::string_view>;
 using Int = Param<int64_t>;
 using Bool = Param<bool>;

@@ -77,8 +77,9 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
   static Math make(P... params) { return Op::make(params...); }
   // make, with the parameters checked against the dtype they will run in.
   static Math math(const std::string& op, at::ScalarType dtype, P... params) {
-    check_params_fit(op.c_str(), dtype, params...);
-    return make(params...);
+    Math m = make(params...);
+    check_params_fit(op.c_str(), dtype, Op::kParams, params...);
+    return m;
   }
 
   // gate and up: floating, of one shape, dtype and device.

@@ -20,6 +20,7 @@
 #include <c10/util/Exception.h>
 #include <c10/util/string_view.h>
 
+#include <cmath>
 #include <tuple>
 
 namespace fusedact {
@@ -110,10 +111,11 @@ struct MishOp : PointwiseOp<math::Mish, /*inplace=*/true> {
 
 struct HardtanhOp : PointwiseOp<math::Hardtanh, /*inplace=*/true> {
   static constexpr const char* kName = "hardtanh";
-  static constexpr std::tuple kParams{Float{"min_val", "-1.0"}, Float{"max_val", "1.0"}};
+  static constexpr std::tuple kParams{in_input_dtype(Float{"min_val", "-1.0"}),
+                                      in_input_dtype(Float{"max_val", "1.0"})};
   static math::Hardtanh make(double min_val, double max_val) {
-    TORCH_CHECK(min_val <= max_val, "fusedact.hardtanh: min_val (", min_val, ") cannot be greater than max_val (",
-                max_val, ")");
+    TORCH_CHECK_VALUE(!(min_val > max_val), "fusedact.hardtanh: min_val (", min_val,
+                      ") cannot be greater than max_val (", max_val, ")");
     return {min_val, max_val};
   }
   static at::Tensor integers(const at::Tensor& self, double min_val, double max_val) {
@@ -162,19 +164,21 @@ struct TanhshrinkOp : PointwiseOp<math::Tanhshrink> {
   static math::Tanhshrink make() { return {}; }
 };
 
+// softshrink's lambd, as torch's, lies in [0, the largest value of the input's dtype].
 template <bool kHard>
 struct ShrinkOp : PointwiseOp<math::Shrink<kHard>> {
   static constexpr const char* kName = kHard ? "hardshrink" : "softshrink";
-  static constexpr std::tuple kParams{Float{"lambd", "0.5"}};
+  static constexpr std::tuple kParams{in_input_dtype(Float{"lambd", "0.5"})};
   static math::Shrink<kHard> make(double lambd) {
-    TORCH_CHECK(kHard || lambd >= 0, "fusedact.softshrink: lambd must be at least 0, got ", lambd);
+    TORCH_CHECK(kHard || (lambd >= 0 && std::isfinite(lambd)),
+                "fusedact.softshrink: lambd must be finite and at least 0, got ", lambd);
     return {lambd};
   }
 };
 
 struct ThresholdOp : PointwiseOp<math::Threshold, /*inplace=*/true> {
   static constexpr const char* kName = "threshold";
-  static constexpr std::tuple kParams{Float{"threshold"}, Float{"value"}};
+  static constexpr std::tuple kParams{Float{"threshold"}, in_input_dtype(Float{"value"})};
   static math::Threshold make(double threshold, double value) { return {threshold, value}; }
   static at::Tensor integers(const at::Tensor& self, double threshold, double value) {
     return at::threshold(self, threshold, value);

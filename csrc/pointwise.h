@@ -18,8 +18,13 @@
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <c10/util/overflows.h>
+
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 namespace fusedact {
 
@@ -49,15 +54,19 @@ inline void check_backward_args(const std::string& op, const at::Tensor& grad, c
               " but the saved tensor is on ", saved.device());
 }
 
-// A float parameter reaches the kernels in the input's compute type, float for every dtype
-// but float64; as torch's activations do, a finite value beyond float's range is refused
-// rather than turned into an infinity.
-inline void check_param_fits_float(const char* op, double param) {
-  TORCH_CHECK(!std::isfinite(param) || std::abs(param) <= std::numeric_limits<float>::max(), "fusedact.", op,
-              ": value ", param, " cannot be converted to type float without overflow");
+// A float parameter's value against the range of the type it will run in (family.h: Param):
+// float, or the input's dtype for one that torch converts to it. Infinities and NaN pass, as
+// in torch's checked conversion.
+inline void check_param_fits(const char* op, at::ScalarType dtype, const Float& spec, double value) {
+  const at::ScalarType type = spec.input_dtype && dtype != at::kFloat ? dtype : at::kFloat;
+  const bool overflows = type == at::kHalf       ? c10::overflows<c10::Half>(value)
+                         : type == at::kBFloat16 ? c10::overflows<c10::BFloat16>(value)
+                                                 : c10::overflows<float>(value);
+  TORCH_CHECK(!overflows, "fusedact.", op, ": value ", value, " cannot be converted to type ",
+              type == at::kFloat ? "float" : c10::toString(type), " without overflow");
 }
 template <class T>
-void check_param_fits_float(const char*, const T&) {}  // not a float parameter
+void check_param_fits(const char*, at::ScalarType, const Param<T>&, const T&) {}  // not a float parameter
 
 // Integer (and bool) inputs of an entry that takes them go to its `integers` (ops.h).
 template <class Op>
@@ -65,9 +74,11 @@ constexpr bool kTakesIntegers = requires { &Op::integers; };
 
 inline bool is_integer(const at::Tensor& t) { return at::isIntegralType(t.scalar_type(), /*includeBool=*/true); }
 
-template <class... P>
-void check_params_fit([[maybe_unused]] const char* op, at::ScalarType dtype, const P&... params) {
-  if (dtype != at::kDouble) (check_param_fits_float(op, params), ...);
+// An entry's parameter values against its kParams (every value fits a float64 input).
+template <class Specs, class... P>
+void check_params_fit([[maybe_unused]] const char* op, at::ScalarType dtype, const Specs& specs, const P&... params) {
+  if (dtype == at::kDouble) return;
+  std::apply([&](const auto&... spec) { (check_param_fits(op, dtype, spec, params), ...); }, specs);
 }
 
 // An element-wise iteration over preallocated outputs (same shape as the inputs). The
@@ -136,8 +147,9 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
 
   // The math struct for the schema arguments, checked against the dtype they will run in.
   static Math math(const std::string& op, at::ScalarType dtype, P... params) {
-    check_params_fit(op.c_str(), dtype, params...);
-    return Op::make(params...);
+    Math m = Op::make(params...);
+    check_params_fit(op.c_str(), dtype, Op::kParams, params...);
+    return m;
   }
 
   // torch's answer for an integer input, the parameters checked as for any other (make).

@@ -3,6 +3,7 @@ values and gradients on random and extreme inputs for every dtype, on every CPU 
 set and on CUDA; layouts; in-place forms; determinism, and the same bits from every SIMD
 instruction set; gradcheck and gradgradcheck; errors."""
 
+import inspect
 import math
 import re
 
@@ -342,28 +343,45 @@ def test_torch_opinfo_samples(name, dtype, device):
     assert count > 0
 
 
-# Each float parameter of the ops whose torch twin converts it to the input's compute type.
-FLOAT_PARAMETERS = [("leaky_relu", "negative_slope"), ("elu", "alpha"), ("softplus", "beta"), ("softplus", "threshold")]
+# Each float parameter, with the other parameters of its op where they have no default. torch
+# converts each to the input's compute type or to its dtype (hardtanh's bounds, the shrinks'
+# lambd, threshold's value), refusing a value beyond that type's range; hardtanh's bounds in the
+# wrong order are a ValueError, softshrink's lambd outside [0, the dtype's largest] an error.
+FLOAT_PARAMETERS = [
+    ("leaky_relu", "negative_slope"),
+    ("elu", "alpha"),
+    ("softplus", "beta"),
+    ("softplus", "threshold"),
+    ("hardtanh", "min_val"),
+    ("hardtanh", "max_val"),
+    ("celu", "alpha"),
+    ("softshrink", "lambd"),
+    ("hardshrink", "lambd"),
+    ("threshold", "threshold"),
+    ("threshold", "value"),
+]
+OTHER_PARAMETERS = {"threshold": {"threshold": 0.5, "value": -2.0}}
 
 
 @pytest.mark.parametrize(("op", "param"), FLOAT_PARAMETERS)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("value", [1e300, -1e39, 1e5, math.inf, -math.inf, math.nan])
-def test_float_parameter_beyond_the_compute_type_as_torch(op, param, dtype, value):
-    x = torch.tensor([-0.0, 0.0, -1.0, 2.0, -100.0], dtype=dtype)
+def test_float_parameter_beyond_its_type_as_torch(op, param, dtype, value):
+    x = torch.tensor([-0.0, 0.0, -1.0, 2.0, -100.0, 0.25, 3.0], dtype=dtype)
+    kwargs = {**OTHER_PARAMETERS.get(op, {}), param: value}
     fused = getattr(fusedact.functional, op)
-    reference = getattr(torch.nn.functional, op)
     try:
-        expected = reference(x, **{param: value})
-    except RuntimeError as error:
-        assert "cannot be converted to type float without overflow" in str(error)
-        with pytest.raises(RuntimeError, match=rf"fusedact\.{op}: value .* cannot be converted to type float"):
-            fused(x, **{param: value})
-        if op != "softplus":
-            with pytest.raises(RuntimeError, match=rf"fusedact\.{op}_: value .* cannot be converted"):
-                fused(x.clone(), **{param: value}, inplace=True)
+        expected = getattr(torch.nn.functional, op)(x, **kwargs)
+    except (RuntimeError, ValueError) as error:
+        with pytest.raises(type(error), match=rf"fusedact\.{op}"):
+            fused(x, **kwargs)
+        if "inplace" in inspect.signature(fused).parameters:
+            with pytest.raises(type(error), match=rf"fusedact\.{op}"):
+                fused(x.clone(), **kwargs, inplace=True)
         return
-    assert_same(fused(x, **{param: value}), expected)
+    if op == "softshrink":
+        expected = expected + 0.0  # +0.0 in the dead band, as torch's vector loop (reference._softshrink)
+    assert_same(fused(x, **kwargs), expected)
 
 
 @pytest.mark.parametrize("alpha", [math.nan, math.inf, -math.inf, -0.5])

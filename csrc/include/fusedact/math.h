@@ -251,7 +251,9 @@ struct Gelu {
 // hardtanh(x) = min(max(x, min_val), max_val), in that order (torch's clamp); relu6 is
 // hardtanh(x, 0, 6). NaN and -0.0 pass through. Its derivative is 1 strictly inside the
 // range, 0 elsewhere and at NaN; the output lies strictly inside exactly where the input does,
-// so backward works from the output (torch's hardtanh_backward tests the input).
+// so backward works from the output (torch's hardtanh_backward tests the input). A NaN bound
+// makes every output NaN, as torch's clamp does, and passes every gradient (torch's backward,
+// from the input, still zeroes it beyond the other bound: from a NaN output that is unknown).
 struct Hardtanh {
   static constexpr Saves kSaves = Saves::Output;
   double min_val = -1.0;
@@ -259,13 +261,16 @@ struct Hardtanh {
 
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
+    if (nan_bound()) return V(double(NAN));
     const V low = select(x < V(min_val), V(min_val), x);
     return select(low > V(max_val), V(max_val), low);
   }
   template <class V>
   FUSEDACT_MATH V backward(V grad, V y) const {
+    if (nan_bound()) return grad;
     return select((y > V(min_val)) & (y < V(max_val)), grad, V(0));
   }
+  FUSEDACT_MATH bool nan_bound() const { return min_val != min_val || max_val != max_val; }
 };
 
 // hardsigmoid(x) = min(max(x + 3, 0), 6) / 6; its derivative 1/6 strictly inside (-3, 3).

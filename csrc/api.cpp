@@ -7,6 +7,11 @@
 #include "families.h"
 #include "swiglu_ffn.h"
 
+#include <ATen/ops/randint.h>
+
+#include <limits>
+#include <optional>
+
 namespace fusedact {
 
 namespace {
@@ -25,6 +30,13 @@ at::Tensor& call_(at::Tensor& input, P... params) {
 template <class Op>
 using Glu = GluFamily<Op>;
 
+// The seed of a random-slope op in training (random_slope.h): one draw of torch's default
+// generator on the input's device; none in evaluation.
+std::optional<at::Tensor> rrelu_seed(const at::Tensor& input, bool training) {
+  if (!training) return std::nullopt;
+  return at::randint(std::numeric_limits<int64_t>::max(), {}, input.options().dtype(at::kLong));
+}
+
 }  // namespace
 
 at::Tensor sigmoid(const at::Tensor& input) { return call<SigmoidOp>(input); }
@@ -33,6 +45,13 @@ at::Tensor relu(const at::Tensor& input) { return call<ReluOp>(input); }
 at::Tensor& relu_(at::Tensor& input) { return call_<ReluOp>(input); }
 at::Tensor leaky_relu(const at::Tensor& input, double slope) { return call<LeakyReluOp>(input, slope); }
 at::Tensor& leaky_relu_(at::Tensor& input, double slope) { return call_<LeakyReluOp>(input, slope); }
+at::Tensor rrelu(const at::Tensor& input, double lower, double upper, bool training) {
+  return op<RandomSlopeFamily<RreluOp>::Forward>().call(input, rrelu_seed(input, training), lower, upper);
+}
+at::Tensor& rrelu_(at::Tensor& input, double lower, double upper, bool training) {
+  op<RandomSlopeFamily<RreluOp>::Inplace>().call(input, rrelu_seed(input, training), lower, upper);
+  return input;
+}
 at::Tensor prelu(const at::Tensor& input, const at::Tensor& weight) {
   return op<ChannelParamFamily<PreluOp>::Forward>().call(input, weight);
 }

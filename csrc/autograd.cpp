@@ -8,6 +8,8 @@
 //     parameter-gradient op, each only when that gradient is wanted;
 //   - GLU ops: a Function that saves gate and up (or the input of the split form); its
 //     backward is the fused op that writes both gradients;
+//   - random-slope ops (rrelu): a Function that saves the output and the seed, whose backward
+//     is the fused backward op, which draws the same slopes again;
 //   - softmax and log_softmax: a Function that saves the output; its backward is the fused
 //     backward op;
 //   - swiglu_ffn: a Function that saves x, the [tokens, 2 * hidden] gate/up projections and
@@ -332,6 +334,90 @@ struct GluAutograd<Op, c10::guts::typelist::typelist<P...>> {
     }
     at::AutoDispatchBelowADInplaceOrView guard;
     return op<typename Family::SplitBackward>().call(grad, self, dim, params...);
+  }
+};
+
+template <class Op, class... P>
+struct RandomSlopeAutograd<Op, c10::guts::typelist::typelist<P...>> {
+  using Family = RandomSlopeFamily<Op>;
+  using Seed = typename Family::Seed;
+
+  // Saved: the output and the seed, from which backward draws the same slopes.
+  static variable_list grad_input(AutogradContext* ctx, const variable_list& grads) {
+    const auto saved = ctx->get_saved_variables();
+    const std::optional<at::Tensor> seed = saved[1].defined() ? std::optional(saved[1]) : std::nullopt;
+    variable_list result = {unpack_and_call<P...>(ctx->saved_data["params"], [&](P... params) {
+      return op<typename Family::Backward>().call(grads[0], saved[0], seed, params...);
+    })};
+    result.resize(2 + sizeof...(P));  // none for the seed, nor the non-tensor parameters
+    return result;
+  }
+
+  struct Forward : torch::autograd::Function<Forward> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, Seed seed, P... params) {
+      at::Tensor out;
+      {
+        at::AutoDispatchBelowADInplaceOrView guard;
+        out = op<typename Family::Forward>().call(self, seed, params...);
+      }
+      ctx->save_for_backward({out, seed.value_or(at::Tensor())});
+      ctx->saved_data["params"] = pack(params...);
+      return out;
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) { return grad_input(ctx, grads); }
+  };
+
+  struct Inplace : torch::autograd::Function<Inplace> {
+    static constexpr bool is_traceable = true;
+
+    static at::Tensor forward(AutogradContext* ctx, at::Tensor self, Seed seed, P... params) {
+      {
+        at::AutoDispatchBelowADInplaceOrView guard;
+        op<typename Family::Inplace>().call(self, seed, params...);
+      }
+      ctx->mark_dirty({self});
+      ctx->save_for_backward({self, seed.value_or(at::Tensor())});
+      ctx->saved_data["params"] = pack(params...);
+      return self;
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) { return grad_input(ctx, grads); }
+  };
+
+  static at::Tensor forward(const at::Tensor& self, Seed seed, P... params) {
+    if (!torch::autograd::compute_requires_grad(self)) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      return op<typename Family::Forward>().call(self, seed, params...);
+    }
+    return Forward::apply(self, seed, params...);
+  }
+
+  static void forward_(at::Tensor& self, Seed seed, P... params) {
+    const bool requires_grad = torch::autograd::compute_requires_grad(self);
+    torch::autograd::check_inplace(self, requires_grad);
+    if (!requires_grad) {
+      at::AutoDispatchBelowAutograd guard;
+      op<typename Family::Inplace>().call(self, seed, params...);
+      return;
+    }
+    Inplace::apply(self, seed, params...);
+  }
+
+  // Linear in grad_output: as a composite, grad_output times the slopes (the fused op's
+  // answer for a gradient of ones, in the compute type), when its own gradient is wanted.
+  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, Seed seed, P... params) {
+    if (differentiable({grad, output})) {
+      at::Tensor slopes;
+      {
+        at::AutoDispatchBelowADInplaceOrView guard;
+        const at::Tensor y = opmath(output).detach();
+        slopes = op<typename Family::Backward>().call(at::ones_like(y), y, seed, params...);
+      }
+      return connect((opmath(grad) * slopes).to(output.scalar_type()), output);
+    }
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return op<typename Family::Backward>().call(grad, output, seed, params...);
   }
 };
 

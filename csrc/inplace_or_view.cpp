@@ -10,14 +10,29 @@
 
 namespace fusedact {
 
+namespace {
+
+template <class Inplace, class... Args>
+void bump_then_run(at::Tensor& self, const Args&... args) {
+  torch::autograd::increment_version(self);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  op<Inplace>().call(self, args...);
+}
+
+}  // namespace
+
 template <class Op, class... P>
 struct PointwiseInplaceOrView<Op, c10::guts::typelist::typelist<P...>> {
-  using Inplace = typename PointwiseFamily<Op>::Inplace;
-
   static void forward_(at::Tensor& self, P... params) {
-    torch::autograd::increment_version(self);
-    at::AutoDispatchBelowADInplaceOrView guard;
-    op<Inplace>().call(self, params...);
+    bump_then_run<typename PointwiseFamily<Op>::Inplace>(self, params...);
+  }
+};
+
+template <class Op, class... P>
+struct RandomSlopeInplaceOrView<Op, c10::guts::typelist::typelist<P...>> {
+  using Family = RandomSlopeFamily<Op>;
+  static void forward_(at::Tensor& self, typename Family::Seed seed, P... params) {
+    bump_then_run<typename Family::Inplace>(self, seed, params...);
   }
 };
 

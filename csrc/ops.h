@@ -4,7 +4,7 @@
 // keyword-only; the schema text and the C++ types both come from it), and says how they
 // become the math struct (`make`, which also validates them, and whose signature must be
 // kParams' C++ types: checked at compile time). Its family (pointwise.h, channel_param.h,
-// glu.h, softmax.h; the machinery in family.h) generates the rest: the schemas of its
+// glu.h, random_slope.h, softmax.h; the machinery in family.h) generates the rest: the schemas of its
 // forward, backward, in-place and split ops, their CPU / CUDA / Meta / Autograd kernels and
 // the C++ API's dispatcher handles.
 #pragma once
@@ -263,6 +263,23 @@ struct ClampedSwigluOp {
   }
 };
 
+// rrelu, as torch's: a slope drawn per element in training, their mean in evaluation. Its
+// operators (random_slope.h) take the seed of the draws, none in evaluation. Torch's bounds
+// check, and two more: finite bounds, and a lower one of at least 0, so that the output's sign
+// tells where the input was positive (backward takes the output).
+struct RreluOp {
+  using Math = math::RandomSlope;
+  static constexpr const char* kName = "rrelu";
+  static constexpr std::tuple kParams{Float{"lower", "0.125"}, Float{"upper", "0.3333333333333333"}};
+  static Math make(double lower, double upper) {
+    TORCH_CHECK(lower <= upper, "fusedact.rrelu: lower bound (", lower,
+                ") should be less than or equal to the upper bound (", upper, ")");
+    TORCH_CHECK(lower >= 0 && std::isfinite(upper),
+                "fusedact.rrelu: lower and upper must be finite and at least 0, got ", lower, " and ", upper);
+    return {lower, upper};
+  }
+};
+
 // softmax and log_softmax along a dim. Its operators (softmax.h):
 //   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
@@ -280,6 +297,7 @@ using PointwiseOps =
              TanhshrinkOp, ShrinkOp<false>, ShrinkOp<true>, ThresholdOp, ReluSquaredOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
 using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, SigmoidGluOp, ClampedSwigluOp>;
+using RandomSlopeOps = TypeList<RreluOp>;
 using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 
 }  // namespace fusedact

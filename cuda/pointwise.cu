@@ -4,12 +4,14 @@
 // transposed-dense count); a vectorized rows kernel when they are rows, contiguous along the
 // fastest dim or (inputs) broadcast along it (the split GLU forms, prelu's weight over NCHW);
 // a strided one otherwise; and sums a channel parameter's gradient with one block per tile
-// (channel_tiling.h), then one block per channel. All on the
+// (channel_tiling.h), then one block per channel; the random-slope ops one thread per group
+// of elements. All on the
 // current stream, without host synchronisation.
 #include "channel_reduce.cuh"
 #include "families.h"
 #include "launch.cuh"
 #include "pointwise.cuh"
+#include "random_slope_work.h"
 
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
@@ -149,6 +151,15 @@ void launch_rows(at::TensorIteratorBase& iter, const Fn& fn, cudaStream_t stream
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+// The random-slope ops: one thread per group of random_slope::kGroup elements at a time; the
+// seed read from device memory, so a CUDA graph replays a fresh draw.
+template <class scalar_t, int kInputs, class Fn>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    random_slope_kernel(random_slope::Args<scalar_t, kInputs> args, int64_t n, const int64_t* seed, Fn fn) {
+  const int64_t thread = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  random_slope::thread(thread, static_cast<int64_t>(gridDim.x) * blockDim.x, args, n, static_cast<uint64_t>(*seed), fn);
+}
+
 template <class scalar_t, class Fn>
 void launch(at::TensorIteratorBase& iter, const Fn& fn) {
   constexpr int kInputs = Fn::kInputs;
@@ -201,6 +212,23 @@ struct CudaBackend {
     const c10::cuda::OptionalCUDAGuard device_guard(iter.device());
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(0), "fusedact_cuda_pointwise",
                                     [&] { launch<scalar_t>(iter, fn); });
+  }
+
+  // out = fn(u, inputs...) element-wise (random_slope_work.h); contiguous operands of one dtype.
+  template <class Fn, size_t K>
+  static void random_slope(const at::Tensor& out, const std::array<at::Tensor, K>& inputs, const at::Tensor& seed,
+                           const Fn& fn) {
+    const int64_t n = out.numel();
+    if (n == 0) return;
+    const c10::cuda::OptionalCUDAGuard device_guard(out.device());
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "fusedact_cuda_random_slope", [&] {
+      random_slope::Args<scalar_t, static_cast<int>(K)> args{out.data_ptr<scalar_t>(), {}};
+      for (size_t k = 0; k < K; ++k) args.in[k] = inputs[k].template const_data_ptr<scalar_t>();
+      random_slope_kernel<<<grid_size(random_slope::groups(n), kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+          args, n, seed.const_data_ptr<int64_t>(), fn);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
   }
 
   // out[c] = the sum of fn(grad, self, param[c]) over channel c's elements (channel_tiling.h);

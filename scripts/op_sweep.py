@@ -2,9 +2,10 @@
 path: odd sizes (a vector's tail, a block's tail), views that start one element past an
 aligned address, the split GLU form along the last and a middle dim, softmax rows of 1 to
 128256 along the last dim and short rows along dim 0, channel-parameter ops with one and with
-many channels. Results are compared with torch (reference.py's tables, its tolerances), so a
-kernel that reads or writes out of bounds shows up as a wrong value or, under
-compute-sanitizer (scripts/gpu_check.sh runs it with memcheck and racecheck), as a report.
+many channels; rrelu's random slopes on the same sizes. Results are compared with torch
+(reference.py's tables, its tolerances), so a kernel that reads or writes out of bounds shows
+up as a wrong value or, under compute-sanitizer (scripts/gpu_check.sh runs it with memcheck
+and racecheck), as a report.
 
     python scripts/op_sweep.py [--device cuda|cpu] [--quick]
 
@@ -88,6 +89,29 @@ def sweep_pointwise(device, quick):
     return count
 
 
+def sweep_rrelu(device, quick):
+    """rrelu in training (the random-slope kernel): forward and backward apply the slopes that
+    -rrelu(-1) shows for the same seed, and (on CUDA) the CPU's."""
+    count = 0
+    seed = torch.tensor(2024, device=device)
+    for dtype in DTYPES if device == "cuda" else CPU_DTYPES:
+        opmath = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+        for label, x in _inputs(dtype, device, quick):
+            grad = random_input(x.shape, dtype, device, seed=1)
+            with check(f"rrelu training {dtype} {label}"):
+                slopes = -torch.ops.fusedact.rrelu(-torch.ones(x.shape, dtype=opmath, device=device), seed, 0.1, 0.3)
+                xo = x.to(opmath)
+                out = torch.ops.fusedact.rrelu(x, seed, 0.1, 0.3)
+                assert_same(out, torch.where(xo <= 0, xo * slopes, xo).to(dtype), rtol=0, atol=0)
+                got = torch.ops.fusedact.rrelu_backward(grad, out, seed, 0.1, 0.3)
+                assert_same(got, torch.where(xo <= 0, grad.to(opmath) * slopes, grad.to(opmath)).to(dtype))
+                if device == "cuda":
+                    cpu_seed = seed.cpu()
+                    assert_same(out.cpu(), torch.ops.fusedact.rrelu(x.cpu(), cpu_seed, 0.1, 0.3), rtol=0, atol=0)
+            count += 1
+    return count
+
+
 def sweep_glu(device, quick):
     count = 0
     rows = [1, 3, 257] if quick else [1, 3, 257, 4097]
@@ -97,21 +121,22 @@ def sweep_glu(device, quick):
                 for hidden in (1, 7, 64, 1001):
                     x = random_input((tokens, 2 * hidden), dtype, device)
                     for label, view in (("split", x), ("split misaligned", _misaligned(x.shape, dtype, device))):
-                        gate, up = view.chunk(2, -1)
+                        gate, up = case.halves(view)  # torch's glu gates with the second half
                         with check(f"{case} {dtype} [{tokens}, {2 * hidden}] {label}"):
                             assert_gate_grad_close(case.fused(view, dim=-1), case.reference_split(view), up)
                             grad = random_input(gate.shape, dtype, device, seed=2)
                             leaf = view.detach().clone().requires_grad_()
                             (got,) = torch.autograd.grad(case.fused(leaf, dim=-1), leaf, grad)
                             expected_gate, expected_up = case.reference_grads(gate, up, grad)
-                            assert_same(got.chunk(2, -1)[1], expected_up)
+                            got_gate, got_up = case.halves(got)
+                            assert_same(got_up, expected_up)
                             signed = case.exact_zero_gate_grad(gate, up, grad)
                             scale = grad.double() * up.double()
-                            assert_gate_grad_close(got.chunk(2, -1)[0], expected_gate, scale, signed)
+                            assert_gate_grad_close(got_gate, expected_gate, scale, signed)
                         count += 1
                 # the split along a middle dim and the pair form
                 x = random_input((3, 2 * tokens, 5), dtype, device)
-                gate, up = x.chunk(2, 1)
+                gate, up = case.halves(x, 1)
                 with check(f"{case} {dtype} [3, {2 * tokens}, 5] dim=1 and pair"):
                     assert_gate_grad_close(case.fused(x, dim=1), case.reference_split(x, 1), up)
                     assert_gate_grad_close(case.fused(gate, up), case.reference_pair(gate, up), up)
@@ -178,6 +203,7 @@ def main():
     print(f"fusedact {fusedact.__version__} on {args.device}")
     for name, sweep in (
         ("pointwise", sweep_pointwise),
+        ("rrelu", sweep_rrelu),
         ("glu", sweep_glu),
         ("softmax", sweep_softmax),
         ("swiglu_ffn", sweep_swiglu_ffn),

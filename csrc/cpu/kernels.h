@@ -8,6 +8,7 @@
 #include "row_layout.h"
 
 #include <ATen/TensorIterator.h>
+#include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
 #include <array>
@@ -38,6 +39,15 @@ struct SoftmaxKernels {
   static inline std::array<Backward, kNumIsas> backward_by_isa = {};
 };
 
+// out = fn(u, inputs...) over contiguous operands of one dtype, u from the seed
+// (random_slope_work.h).
+template <class Fn>
+struct RandomSlopeKernels {
+  using Kernel = void (*)(const at::Tensor& out, const std::array<at::Tensor, Fn::kInputs>& inputs, uint64_t seed,
+                          const Fn& fn);
+  static inline std::array<Kernel, kNumIsas> by_isa = {};
+};
+
 template <class Kernel>
 Kernel for_active_isa(const std::array<Kernel, kNumIsas>& by_isa) {
   const Kernel kernel = by_isa[static_cast<int>(active_isa())];
@@ -51,6 +61,16 @@ struct CpuBackend {
   static void run(at::TensorIteratorBase& iter, const Fn& fn) {
     if (iter.numel() == 0) return;
     for_active_isa(PointwiseKernels<Fn>::by_isa)(iter, fn);
+  }
+
+  // out = fn(u, inputs...) element-wise, u each element's uniform number from the seed
+  // (random_slope_work.h); out and the inputs contiguous, of one dtype.
+  template <class Fn, size_t K>
+  static void random_slope(const at::Tensor& out, const std::array<at::Tensor, K>& inputs, const at::Tensor& seed,
+                           const Fn& fn) {
+    if (out.numel() == 0) return;
+    const auto key = static_cast<uint64_t>(*seed.const_data_ptr<int64_t>());
+    for_active_isa(RandomSlopeKernels<Fn>::by_isa)(out, inputs, key, fn);
   }
 
   // out[c] = the sum of fn(grad, self, param[c]) over channel c's elements (channel_tiling.h);

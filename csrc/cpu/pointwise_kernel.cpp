@@ -7,9 +7,12 @@
 #include "cpu/kernels.h"
 #include "cpu/vec.h"
 #include "families.h"
+#include "random_slope_work.h"
 
 #include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -174,13 +177,63 @@ void run_pointwise(at::TensorIteratorBase& iter, const Fn& fn) {
   });
 }
 
-// Registers run_pointwise of this instruction set for every functor of the op table.
+// The random-slope ops, one block of kBlock elements at a time: the Philox rounds of its
+// kLanes groups side by side (the compiler vectorizes them), their uniform numbers, then fn in
+// SIMD lanes as the pointwise ops run it.
+template <class Fn>
+void run_random_slope(const at::Tensor& out, const std::array<at::Tensor, Fn::kInputs>& inputs, uint64_t seed,
+                      const Fn& fn) {
+  constexpr int kLanes = 16, kBlock = kLanes * random_slope::kGroup;
+  const int64_t n = out.numel();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "fusedact_cpu_random_slope", [&] {
+    using L = Lanes<scalar_t>;
+    using opmath_t = at::opmath_type<scalar_t>;
+    using OpmathNative = at::vec::Vectorized<opmath_t>;
+    static_assert(kBlock % L::kWidth == 0 && L::kWidth == L::kParts * OpmathNative::size());
+    scalar_t* y = out.data_ptr<scalar_t>();
+    std::array<const scalar_t*, Fn::kInputs> x;
+    for (int k = 0; k < Fn::kInputs; ++k) x[k] = inputs[k].template const_data_ptr<scalar_t>();
+    const int64_t grain = at::internal::GRAIN_SIZE / random_slope::kGroup;
+    at::parallel_for(0, random_slope::groups(n), grain, [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; g += kLanes) {
+        const int64_t first = g * random_slope::kGroup;
+        const auto count = static_cast<int>(std::min({int64_t{kBlock}, n - first, (end - g) * random_slope::kGroup}));
+        uint32_t bits[kBlock];
+        random_slope::philox<kLanes>(static_cast<uint64_t>(g), seed, bits);
+        alignas(64) opmath_t u[kBlock];
+        for (int e = 0; e < kBlock; ++e) u[e] = random_slope::uniform<opmath_t>(bits[e]);
+        for (int e = 0; e < count; e += L::kWidth) {
+          const int lanes = std::min(L::kWidth, count - e);
+          std::array<typename L::Parts, Fn::kInputs> in;
+          for (int k = 0; k < Fn::kInputs; ++k) in[k] = L::load(x[k] + first + e, lanes);
+          typename L::Parts result;
+          for (int part = 0; part < L::kParts; ++part) {
+            const typename L::Opmath up(OpmathNative::loadu(u + e + part * OpmathNative::size()));
+            if constexpr (Fn::kInputs == 1) {
+              result[part] = fn(up, in[0][part]);
+            } else {
+              result[part] = fn(up, in[0][part], in[1][part]);
+            }
+          }
+          L::store(y + first + e, result, lanes);
+        }
+      }
+    });
+  });
+}
+
+// Registers this instruction set's kernels for every functor of the op table.
 template <class... Fns>
 bool register_kernels(TypeList<Fns...>) {
   ((PointwiseKernels<Fns>::by_isa[static_cast<int>(Isa::CPU_CAPABILITY)] = &run_pointwise<Fns>), ...);
   return true;
 }
-const bool registered = register_kernels(PointwiseFunctors{});
+template <class... Fns>
+bool register_random_slope_kernels(TypeList<Fns...>) {
+  ((RandomSlopeKernels<Fns>::by_isa[static_cast<int>(Isa::CPU_CAPABILITY)] = &run_random_slope<Fns>), ...);
+  return true;
+}
+const bool registered = register_kernels(PointwiseFunctors{}) && register_random_slope_kernels(RandomSlopeFunctors{});
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -161,6 +162,20 @@ struct Vec {
     }
   }
 
+  // a b + c rounded once, as math::fma: the FMA instruction, else std::fma lane by lane (ATen's
+  // fmadd without one rounds twice).
+  friend Vec fma(const Vec& a, const Vec& b, const Vec& c) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
+    return at::vec::fmadd(a.v, b.v, c.v);
+#else
+    alignas(64) T x[size()], y[size()], z[size()];
+    a.v.store(x);
+    b.v.store(y);
+    c.v.store(z);
+    for (int i = 0; i < size(); ++i) x[i] = std::fma(x[i], y[i], z[i]);
+    return Native::loadu(x);
+#endif
+  }
   friend Vec exp(const Vec& a) { return a.v.exp(); }
   // ATen's exp_u20 for float, with NaN passed through (it would clamp NaN to a finite input):
   // under 5 ulp for -86.5 <= x <= 0, against Sleef's 1 ulp, at three quarters of the cost.

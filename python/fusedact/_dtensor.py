@@ -9,6 +9,8 @@ One rule per family of operators (_families.py):
   - per-channel operators (prelu, swish with a tensor beta): the input sharded along a dim
     with the parameter replicated (the parameter's gradient then a partial sum), or along
     the channel dim with a per-channel parameter sharded alike;
+  - none for the operators that draw from a seed (rrelu in training), whose draws depend on
+    each element's index in the whole tensor;
   - swiglu_ffn: tokens sharded with the weights replicated, or tensor-parallel (gate and up
     projections sharded by rows, the down projection by columns: a partial sum out).
 
@@ -98,6 +100,8 @@ def register() -> None:
     elementwise, along_dim, per_channel, swiglu_ffn = _rules()
     for name, op in operators():
         f = family(name, op)
+        if f.kind == "seeded":
+            continue  # a shard would number its elements from 0, repeating another's draws
         if f.kind == "swiglu_ffn":
             rule = swiglu_ffn
         elif f.kind == "along_dim":

@@ -11,9 +11,10 @@ _CHANNEL_PARAMS = ("weight", "beta")  # the tensor parameters of the per-channel
 
 @dataclass(frozen=True)
 class Family:
-    """kind: "swiglu_ffn", "inplace", "along_dim" (an argument `dim` names a dim of its tensors),
+    """kind: "swiglu_ffn", "seeded" (an argument `seed` of random draws, in place or not),
+    "inplace", "along_dim" (an argument `dim` names a dim of its tensors),
     "per_channel" (prelu-like: a tensor parameter of one value or one per channel) or
-    "elementwise"; index: the position of `dim` or of the parameter; param_gradient: the
+    "elementwise"; index: the position of `dim`, of the seed or of the parameter; param_gradient: the
     operator returns the parameter's gradient."""
 
     kind: str
@@ -32,6 +33,8 @@ def family(name: str, op: torch._ops.OpOverload) -> Family:
     args = [a.name for a in schema.arguments]
     if name == "swiglu_ffn":
         return Family("swiglu_ffn")
+    if "seed" in args:
+        return Family("seeded", args.index("seed"))
     if schema.is_mutable:
         return Family("inplace")
     if "dim" in args:

@@ -9,6 +9,8 @@ nothing here:
     first and ``dim`` moves past it;
   - operators with a per-channel parameter (prelu, swish with a tensor beta): batch and
     channel dims merge into one channel dim, so a batched parameter works too;
+  - operators that draw from a seed (rrelu in training): one call per example, so that each
+    example's numbers are those of its own call;
   - swiglu_ffn: its token dims take the batch; batched weights run as batched GEMMs around
     the fused swiglu kernel.
 """
@@ -34,10 +36,10 @@ def _fronted(args, in_dims, batch_size):
     return [_front(a, d, batch_size) if isinstance(a, Tensor) else a for a, d in zip(args, in_dims, strict=True)]
 
 
-def _example(args, in_dims):
+def _example(args, in_dims, index=0):
     """The arguments of one example of the batch (for errors phrased as the operator's own)."""
     return [
-        a.select(d, 0) if isinstance(a, Tensor) and d is not None else a for a, d in zip(args, in_dims, strict=True)
+        a.select(d, index) if isinstance(a, Tensor) and d is not None else a for a, d in zip(args, in_dims, strict=True)
     ]
 
 
@@ -127,6 +129,24 @@ def _per_channel(op, param_index, param_gradient):
     return rule
 
 
+def _seeded(op, seed_index):
+    """Operators that draw from a seed (rrelu in training): an element's number comes from its
+    index in the call, so each example runs as a call of its own and gets what that call would
+    give (the seed shared, or each example's own). Without a seed, an element-wise operator."""
+    elementwise = _inplace(op) if op._schema.is_mutable else _elementwise(op)
+
+    def rule(info, in_dims, *args, **kwargs):
+        seed = args[seed_index] if len(args) > seed_index else kwargs.get("seed")
+        if seed is None:
+            return elementwise(info, in_dims, *args, **kwargs)
+        outs = [op(*_example(args, in_dims, i), **kwargs) for i in range(info.batch_size)]
+        if op._schema.is_mutable:  # each example written in place, a view of the batch
+            return None, None
+        return torch.stack(outs), 0
+
+    return rule
+
+
 def _swiglu_ffn(op):
     def rule(info, in_dims, x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None):
         weights = (w_gate, w_up, w_down, b_gate, b_up, b_down)
@@ -168,6 +188,8 @@ def _rule_for(name: str, op):
     f = family(name, op)
     if f.kind == "swiglu_ffn":
         return _swiglu_ffn(op)
+    if f.kind == "seeded":
+        return _seeded(op, f.index)
     if f.kind == "inplace":
         return _inplace(op)
     if f.kind == "along_dim":

@@ -161,6 +161,7 @@ OPS: list[BenchOp] = [
     _pointwise("tanh", FF.tanh, torch.tanh),
     _pointwise("relu", FF.relu, F.relu),
     _pointwise("leaky_relu", FF.leaky_relu, F.leaky_relu),
+    _pointwise("rrelu", lambda x: FF.rrelu(x, training=True), lambda x: F.rrelu(x, training=True)),
     BenchOp("prelu", FF.prelu, F.prelu, _x_and_channels, grad_inputs=(0, 1)),
     BenchOp("prelu_one", FF.prelu, F.prelu, _x_and_one_weight, grad_inputs=(0, 1)),
     # A ResNet layer's activations, [64, 256, 56, 56]: per channel and one weight (nn.PReLU()).

@@ -32,6 +32,7 @@ __all__ = [
     "relu6",
     "relu_squared",
     "relu_squared_glu",
+    "rrelu",
     "selu",
     "sigmoid",
     "silu",
@@ -73,6 +74,22 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         torch.ops.fusedact.leaky_relu_(input, negative_slope)
         return input
     return torch.ops.fusedact.leaky_relu(input, negative_slope)
+
+
+def rrelu(
+    input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False
+) -> Tensor:
+    r"""x if x > 0 else r * x. As :func:`torch.nn.functional.rrelu`: in training, r is drawn for
+    each element uniformly from [lower, upper) (from one draw of torch's generator on the input's
+    device, so :func:`torch.manual_seed` governs it; backward recomputes the same slopes rather
+    than saving them), else r = (lower + upper) / 2."""
+    seed: Tensor | None = None
+    if training:  # uniform over the non-negative int64s (TorchScript takes no global here)
+        seed = torch.randint(9223372036854775807, [], dtype=torch.int64, device=input.device)
+    if inplace:
+        torch.ops.fusedact.rrelu_(input, seed, lower, upper)
+        return input
+    return torch.ops.fusedact.rrelu(input, seed, lower, upper)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:

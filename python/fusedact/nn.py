@@ -32,6 +32,7 @@ __all__ = [
     "ReLU6",
     "ReLUSquared",
     "ReLUSquaredGLU",
+    "RReLU",
     "SELU",
     "Sigmoid",
     "SiLU",
@@ -76,6 +77,14 @@ class LeakyReLU(torch.nn.LeakyReLU):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope, self.inplace)
+
+
+class RReLU(torch.nn.RReLU):
+    """As :class:`torch.nn.RReLU` (``lower=1/8, upper=1/3, inplace=False``): random slopes in
+    training, their mean in evaluation."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
 
 class PReLU(torch.nn.PReLU):

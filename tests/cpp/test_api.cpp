@@ -102,6 +102,8 @@ std::vector<Case> cases() {
        [](auto& x) { return torch::threshold(x, 0.5, -2.0); }},
       {"relu_squared", [](auto& x) { return fusedact::relu_squared(x); },
        [](auto& x) { return torch::square(torch::relu(x)); }},
+      {"rrelu", [](auto& x) { return fusedact::rrelu(x, 0.1, 0.3); },
+       [](auto& x) { return torch::rrelu(x, 0.1, 0.3, /*training=*/false); }},
       // In place, through autograd on a non-leaf.
       {"relu_", [](auto& x) { auto y = x * 1; return fusedact::relu_(y); }, [](auto& x) { return torch::relu(x); }},
       {"leaky_relu_", [](auto& x) { auto y = x * 1; return fusedact::leaky_relu_(y, 0.2); },
@@ -121,6 +123,8 @@ std::vector<Case> cases() {
        [](auto& x) { return torch::celu(x, 0.7); }},
       {"threshold_", [](auto& x) { auto y = x * 1; return fusedact::threshold_(y, 0.5, -2.0); },
        [](auto& x) { return torch::threshold(x, 0.5, -2.0); }},
+      {"rrelu_", [](auto& x) { auto y = x * 1; return fusedact::rrelu_(y, 0.1, 0.3); },
+       [](auto& x) { return torch::rrelu(x, 0.1, 0.3, /*training=*/false); }},
   };
 }
 
@@ -373,6 +377,37 @@ TEST(Api, SwigluFfn) {
 }
 
 // relu, relu6, hardtanh and threshold take integer tensors, as torch's do.
+// rrelu in training: slopes in [lower, upper) from torch's generator (torch::manual_seed
+// repeats them), the gradient the same slopes; the module draws in training only.
+TEST(Api, RreluDrawsSlopesInTraining) {
+  auto x = sample({64, 64}, torch::kDouble).requires_grad_();
+  torch::manual_seed(3);
+  auto y = fusedact::rrelu(x, 0.2, 0.4, /*training=*/true);
+  y.sum().backward();
+  const auto negative = x.detach() < 0;
+  const auto slopes = (y.detach() / x.detach()).masked_select(negative);
+  EXPECT_GE(slopes.min().item<double>(), 0.2);
+  EXPECT_LT(slopes.max().item<double>(), 0.4);
+  EXPECT_GT(slopes.std().item<double>(), 0.05);
+  expect_close(x.grad().masked_select(negative), slopes);
+  EXPECT_TRUE(torch::equal(y.detach().masked_select(~negative), x.detach().masked_select(~negative)));
+  torch::manual_seed(3);
+  EXPECT_TRUE(torch::equal(fusedact::rrelu(x.detach(), 0.2, 0.4, true), y.detach()));
+  EXPECT_FALSE(torch::equal(fusedact::rrelu(x.detach(), 0.2, 0.4, true), y.detach()));
+
+  fusedact::nn::RReLU module(torch::nn::RReLUOptions().lower(0.2).upper(0.4));
+  torch::nn::RReLU reference(torch::nn::RReLUOptions().lower(0.2).upper(0.4));
+  torch::manual_seed(3);
+  EXPECT_TRUE(torch::equal(module(x.detach()), y.detach()));
+  module->eval();
+  reference->eval();
+  expect_close(module(x.detach()), reference(x.detach()));
+  std::ostringstream stream;
+  stream << *module;
+  EXPECT_EQ(stream.str(), "fusedact::nn::RReLU(lower=0.2, upper=0.4)");
+  EXPECT_THROW(fusedact::rrelu(x, 0.5, 0.4), c10::Error);
+}
+
 TEST(Api, IntegerInputsAsTorch) {
   const auto x = torch::arange(-9, 10, torch::kInt32);
   EXPECT_TRUE(torch::equal(fusedact::relu(x), torch::relu(x)));

@@ -4,11 +4,15 @@
 #include "channel_reduce.cuh"
 #include "pointwise.cuh"
 #include "pointwise.h"
+#include "random_slope.h"
+#include "random_slope_work.h"
 #include "softmax.cuh"
 
+#include <ATen/core/PhiloxRNGEngine.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -424,6 +428,95 @@ TEST(CudaThreadWork, SoftmaxRowsInRegistersMatchTorch) {
   }
   EXPECT_EQ(fusedact::cuda::RegisterRowShape::of(516, 4, 4).packs, 0);  // beyond 32 x 4 packs of 4 floats
   EXPECT_EQ(fusedact::cuda::RegisterRowShape::of(8, 4, 4).group, 2);    // 16 rows of 8 to a warp
+}
+
+// The random-slope kernel's thread work (random_slope_work.h), in place with x -> x + 1 + u:
+// every element once (twice would add 2), nothing past the end, u in [0, 1), and the same u
+// for an element whatever the thread count.
+struct IncrementByOnePlusUniform {
+  static constexpr int kInputs = 1;
+  template <class V>
+  V operator()(V u, V x) const {
+    return x + V(1) + u;
+  }
+};
+
+TEST(CudaThreadWork, RandomSlopeWritesEveryElementOnceWithItsOwnNumber) {
+  namespace rs = fusedact::random_slope;
+  for (int64_t n : {0, 1, 3, 4, 5, 7, 8, 9, 255, 256, 257, 1001}) {
+    std::vector<float> expected;
+    for (int64_t nthreads : {1, 2, 3, 4, 32, 257, 1024}) {
+      Buffer buffer(n);
+      rs::Args<float, 1> args{buffer.data, {buffer.data}};
+      for (int64_t t = 0; t < nthreads; ++t) rs::thread(t, nthreads, args, n, /*seed=*/42, IncrementByOnePlusUniform{});
+      for (int64_t i = 0; i < n; ++i) {
+        const float u = buffer.data[i] - (static_cast<float>(i % 97) + 1);
+        ASSERT_TRUE(u >= 0 && u < 1) << "element " << i << " of " << n << ", " << nthreads << " threads: " << u;
+      }
+      for (int64_t i = n; i < n + 8; ++i) ASSERT_EQ(buffer.data[i], kPoison) << "wrote past the end at " << i;
+      std::vector<float> result(buffer.data, buffer.data + n);
+      if (expected.empty()) expected = result;
+      ASSERT_EQ(result, expected) << n << " elements, " << nthreads << " threads";
+    }
+    if (n >= 8) {  // distinct numbers within and across the generator's blocks of four
+      std::vector<float> first;
+      for (int64_t i = 0; i < 8; ++i) first.push_back(expected[i] - static_cast<float>(i % 97));
+      std::sort(first.begin(), first.end());
+      EXPECT_EQ(std::adjacent_find(first.begin(), first.end()), first.end());
+    }
+  }
+  EXPECT_EQ(rs::uniform<float>(0), 0.f);
+  EXPECT_LT(rs::uniform<float>(0xffffffffu), 1.f);
+  EXPECT_LT(rs::uniform<double>(0xffffffffu), 1.0);
+  EXPECT_EQ(rs::groups(0), 0);
+  EXPECT_EQ(rs::groups(5), 2);
+}
+
+// random_slope::philox is ATen's Philox 4x32-10 (at::philox_engine), lane by lane, across the
+// 32-bit carry of the block counter.
+TEST(CudaThreadWork, RandomSlopePhiloxIsAtensPhilox) {
+  for (uint64_t seed : {uint64_t{0}, uint64_t{42}, uint64_t{0x8000000000000001}, ~uint64_t{0}}) {
+    for (uint64_t first : {uint64_t{0}, uint64_t{1000}, (uint64_t{1} << 32) - 5}) {
+      constexpr int kGroup = fusedact::random_slope::kGroup;
+      uint32_t bits[16 * kGroup];
+      fusedact::random_slope::philox<16>(first, seed, bits);
+      for (int l = 0; l < 16; ++l) {
+        at::philox_engine reference(seed, /*subsequence=*/first + l);
+        for (int word = 0; word < kGroup; ++word) {
+          ASSERT_EQ(bits[kGroup * l + word], reference())
+              << "seed " << seed << ", block " << first + l << ", word " << word;
+        }
+      }
+    }
+  }
+}
+
+// The GPU threads' work gives what the CPU kernel does (fusedact::rrelu and its backward with a
+// seed): the same numbers for the same elements, bit for bit.
+TEST(CudaThreadWork, RandomSlopeThreadsMatchTheCpuKernel) {
+  using Math = fusedact::math::RandomSlope;
+  const auto forward = c10::Dispatcher::singleton()
+                           .findSchemaOrThrow("fusedact::rrelu", "")
+                           .typed<at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, double, double)>();
+  const auto backward =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("fusedact::rrelu_backward", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&, double, double)>();
+  const Math math{0.1, 0.3};
+  for (int64_t n : {1, 5, 63, 64, 65, 1001, 40009}) {
+    const auto x = torch::randn({n}), grad = torch::randn({n});
+    const auto seed = torch::tensor(int64_t{0x5eed});
+    const auto y = forward.call(x, seed, 0.1, 0.3);
+    const auto grad_input = backward.call(grad, y, seed, 0.1, 0.3);
+    namespace rs = fusedact::random_slope;
+    std::vector<float> out(n);
+    const rs::Args<float, 1> args{out.data(), {x.const_data_ptr<float>()}};
+    for (int64_t t = 0; t < 7; ++t) rs::thread(t, 7, args, n, 0x5eed, fusedact::RandomSlopeForwardFn<Math>{math});
+    ASSERT_TRUE(torch::equal(torch::from_blob(out.data(), {n}), y)) << n << " elements";
+    const rs::Args<float, 2> grad_args{out.data(), {grad.const_data_ptr<float>(), y.const_data_ptr<float>()}};
+    for (int64_t t = 0; t < 7; ++t) rs::thread(t, 7, grad_args, n, 0x5eed, fusedact::RandomSlopeBackwardFn<Math>{math});
+    ASSERT_TRUE(torch::equal(torch::from_blob(out.data(), {n}), grad_input)) << n << " elements";
+  }
 }
 
 }  // namespace

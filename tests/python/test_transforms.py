@@ -88,6 +88,16 @@ def _samples():
             (f"{name}_0d", op, (_batch((), 5), 0), (0, None), {}),
             (f"{name}_backward", backward, (g, y, 1), (0, 0, None), {}),
         ]
+    x, g = _batch(shape, 0, 1), _batch(shape, 1)
+    seed, seeds = torch.tensor(5), torch.tensor([5, 6, 7])
+    bounds = {"lower": 0.1, "upper": 0.3}
+    for sid, s in (("training", seed), ("eval", None)):
+        samples += [
+            (f"rrelu_{sid}", torch.ops.fusedact.rrelu.default, (x, s, 0.1, 0.3), (1, None, None, None), {}),
+            (f"rrelu_backward_{sid}", torch.ops.fusedact.rrelu_backward.default, (g, x, s), (0, 1, None), bounds),
+            (f"rrelu_{sid}_", torch.ops.fusedact.rrelu_.default, (x.clone(),), (1,), {"seed": s, **bounds}),
+        ]
+    samples.append(("rrelu_seed_per_example", torch.ops.fusedact.rrelu.default, (x, seeds), (1, 0), bounds))
     x = _batch((2, 6), 0, 1)
     w_gate, w_up, w_down, b = _unbatched((5, 6), 1), _unbatched((5, 6), 2), _unbatched((4, 5), 3), _unbatched((5,), 4)
     ffn = torch.ops.fusedact.swiglu_ffn.default

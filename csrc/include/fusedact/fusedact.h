@@ -33,6 +33,12 @@ at::Tensor& relu_(at::Tensor& input);
 at::Tensor leaky_relu(const at::Tensor& input, double negative_slope = 0.01);
 at::Tensor& leaky_relu_(at::Tensor& input, double negative_slope = 0.01);
 
+/// x if x > 0 else r * x: in training r drawn for each element uniformly from [lower, upper)
+/// with torch's default generator (torch::manual_seed governs it), else (lower + upper) / 2.
+/// torch::rrelu.
+at::Tensor rrelu(const at::Tensor& input, double lower = 1.0 / 8, double upper = 1.0 / 3, bool training = false);
+at::Tensor& rrelu_(at::Tensor& input, double lower = 1.0 / 8, double upper = 1.0 / 3, bool training = false);
+
 /// x if x > 0 else weight * x, weight one value or one per channel (dim 1). torch::prelu.
 at::Tensor prelu(const at::Tensor& input, const at::Tensor& weight);
 

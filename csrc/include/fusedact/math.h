@@ -46,6 +46,10 @@ FUSEDACT_MATH float log(float x) { return ::logf(x); }
 FUSEDACT_MATH double log(double x) { return ::log(x); }
 FUSEDACT_MATH float tanh(float x) { return ::tanhf(x); }
 FUSEDACT_MATH double tanh(double x) { return ::tanh(x); }
+// a b + c rounded once: the same answer on every CPU and on the GPU, where the compiler may or
+// may not contract a b + c on its own.
+FUSEDACT_MATH float fma(float a, float b, float c) { return ::fmaf(a, b, c); }
+FUSEDACT_MATH double fma(double a, double b, double c) { return ::fma(a, b, c); }
 
 // Phi(x), the standard normal CDF. In float, erfc(-x / sqrt 2) / 2, which keeps its accuracy in
 // the left tail, where (1 + erf(x / sqrt 2)) / 2 keeps erf's absolute error near -1 (torch's
@@ -469,6 +473,30 @@ struct WithConstant {
 
 using LeakyRelu = WithConstant<Prelu>;
 using SwishConstant = WithConstant<Swish>;
+
+// rrelu(x) = x if x > 0 else r x (Xu et al. 2015): in training r is drawn for each element
+// uniformly from [lower, upper) (slope(u) of a uniform u in [0, 1), one rounding, so every
+// device draws the same r), in evaluation it is their mean. backward takes the output: with
+// r >= 0 it is <= 0 exactly where the input was (NaN stays NaN, whose gradient passes as
+// torch's), so the in-place form keeps its gradient.
+struct RandomSlope {
+  static constexpr Saves kSaves = Saves::Output;
+  double lower, upper;
+
+  template <class V>
+  FUSEDACT_MATH V slope(V u) const {
+    return fma(V(upper - lower), u, V(lower));
+  }
+  double mean_slope() const { return (lower + upper) / 2; }
+  template <class V>
+  FUSEDACT_MATH V forward(V x, V r) const {
+    return select(x <= V(0), x * r, x);
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V y, V r) const {
+    return select(y <= V(0), grad * r, grad);
+  }
+};
 
 // ---- gated linear units -----------------------------------------------------------------
 

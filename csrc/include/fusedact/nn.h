@@ -81,6 +81,22 @@ class LeakyReLUImpl : public Activation<LeakyReLUImpl, torch::nn::LeakyReLUOptio
 };
 TORCH_MODULE(LeakyReLU);
 
+// As torch::nn::RReLU: random slopes in training (is_training()), their mean in evaluation.
+class RReLUImpl : public Activation<RReLUImpl, torch::nn::RReLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(at::Tensor input) {
+    const double lower = options.lower(), upper = options.upper();
+    return options.inplace() ? fusedact::rrelu_(input, lower, upper, this->is_training())
+                             : fusedact::rrelu(input, lower, upper, this->is_training());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::RReLU(lower=" << options.lower() << ", upper=" << options.upper()
+           << (options.inplace() ? ", inplace=true" : "") << ")";
+  }
+};
+TORCH_MODULE(RReLU);
+
 // As torch::nn::PReLU: a parameter "weight" of num_parameters values, initialised to init.
 class PReLUImpl : public torch::nn::Cloneable<PReLUImpl> {
  public:

@@ -73,6 +73,31 @@ def test_module_matches_torch_in_evaluation_and_converts():
     assert repr(model[1]) == repr(torch.nn.RReLU(0.1, 0.4))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_torch_opinfo_samples(dtype, device):
+    """torch's own samples of nn.functional.rrelu: torch's values in evaluation; in training,
+    torch's values where x > 0 and a slope within the bounds elsewhere."""
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    (opinfo,) = [o for o in op_db if o.name == "nn.functional.rrelu" and o.variant_test_name == ""]
+    count = 0
+    for sample in opinfo.sample_inputs(device, dtype):
+        x, kwargs = sample.input, sample.kwargs
+        actual = FF.rrelu(x.clone(), **kwargs)
+        if not kwargs.get("training", False):
+            assert_same(actual, opinfo.op(x.clone(), **kwargs))
+        else:
+            lower, upper = kwargs.get("lower", 1 / 8), kwargs.get("upper", 1 / 3)
+            negative = x <= 0
+            assert torch.equal(actual[~negative], x[~negative])
+            ratio = (actual[negative & (x != 0)] / x[negative & (x != 0)]).float()
+            if ratio.numel():
+                tolerance = 2**-7 if dtype == torch.bfloat16 else 1e-6
+                assert ratio.min() >= lower - tolerance and ratio.max() <= upper + tolerance
+        count += 1
+    assert count > 0
+
+
 # ---- training: random slopes ----------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@
 
 #include "cpu/isa.h"
 #include "families.h"
-#include "swiglu_ffn.h"
+#include "gated_ffn.h"
 
 #include <ATen/ops/randint.h>
 
@@ -116,6 +116,12 @@ at::Tensor relu_squared_glu(const at::Tensor& gate, const at::Tensor& up) {
 at::Tensor relu_squared_glu(const at::Tensor& input, int64_t dim) {
   return op<Glu<ReluSquaredGluOp>::Split>().call(input, dim);
 }
+at::Tensor quick_gelu_glu(const at::Tensor& gate, const at::Tensor& up) {
+  return op<Glu<QuickGeluGluOp>::Forward>().call(gate, up);
+}
+at::Tensor quick_gelu_glu(const at::Tensor& input, int64_t dim) {
+  return op<Glu<QuickGeluGluOp>::Split>().call(input, dim);
+}
 at::Tensor clamped_swiglu(const at::Tensor& gate, const at::Tensor& up, double limit, double alpha) {
   return op<Glu<ClampedSwigluOp>::Forward>().call(gate, up, limit, alpha);
 }
@@ -147,7 +153,13 @@ at::Tensor softmin(const at::Tensor& input, int64_t dim, std::optional<at::Scala
 at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,
                       const std::optional<at::Tensor>& b_gate, const std::optional<at::Tensor>& b_up,
                       const std::optional<at::Tensor>& b_down) {
-  return SwigluFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
+  return GatedFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down, "silu");
+}
+
+at::Tensor gated_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,
+                     const std::optional<at::Tensor>& b_gate, const std::optional<at::Tensor>& b_up,
+                     const std::optional<at::Tensor>& b_down, c10::string_view activation) {
+  return GatedFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down, activation);
 }
 
 BuildInfo build_info() {

@@ -3,16 +3,16 @@
 // bfloat16 input is read as it is into a float32 result (half_to_float), not copied to float32
 // first; on the CPU torch's autocast leaves them alone, as it leaves every activation, and so
 // does ours.
-// swiglu_ffn is three linear layers around swiglu: torch's autocast runs linear in its lower
-// precision (float16 / bfloat16) on CUDA and on the CPU, so swiglu_ffn's inputs are cast to it.
+// gated_ffn is three linear layers around a GLU: torch's autocast runs linear in its lower
+// precision (float16 / bfloat16) on CUDA and on the CPU, so gated_ffn's inputs are cast to it.
 // prelu is on torch's lower-precision list on both devices (nn.PReLU under AMP runs in
 // float16 / bfloat16), and so are fusedact's channel-parameter ops, prelu and swish with a
 // tensor beta: input and parameter are cast to it, the parameter's gradient comes back in its
 // own dtype through the cast.
 // Registers the families' AutocastCPU / AutocastCUDA kernels (channel_param.h, softmax.h) and
-// swiglu_ffn's.
+// gated_ffn's.
 #include "families.h"
-#include "swiglu_ffn.h"
+#include "gated_ffn.h"
 
 #include <ATen/autocast_mode.h>
 
@@ -36,11 +36,11 @@ struct LowerPrecisionCall<kDevice, Companion, R(A...)> {
 namespace {
 
 template <c10::DeviceType kDevice>
-at::Tensor swiglu_ffn_in_lower_precision(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
-                                         const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
-                                         const std::optional<at::Tensor>& b_up,
-                                         const std::optional<at::Tensor>& b_down) {
-  return call_in_lower_precision<kDevice>(SwigluFfn::op(), x, w_gate, w_up, w_down, b_gate, b_up, b_down);
+at::Tensor gated_ffn_in_lower_precision(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
+                                        const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
+                                        const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down,
+                                        c10::string_view activation) {
+  return call_in_lower_precision<kDevice>(GatedFfn::op(), x, w_gate, w_up, w_down, b_gate, b_up, b_down, activation);
 }
 
 }  // namespace
@@ -63,12 +63,12 @@ struct SoftmaxAutocastCUDA {
 
 TORCH_LIBRARY_IMPL(fusedact, AutocastCUDA, m) {
   register_impls<AutocastCudaOf, /*kEveryOp=*/false>(m, AllFamilies{});
-  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<c10::DeviceType::CUDA>);
+  m.impl(GatedFfn::kName, &gated_ffn_in_lower_precision<c10::DeviceType::CUDA>);
 }
 
 TORCH_LIBRARY_IMPL(fusedact, AutocastCPU, m) {
   register_impls<AutocastCpuOf, /*kEveryOp=*/false>(m, AllFamilies{});
-  m.impl(SwigluFfn::kName, &swiglu_ffn_in_lower_precision<c10::DeviceType::CPU>);
+  m.impl(GatedFfn::kName, &gated_ffn_in_lower_precision<c10::DeviceType::CPU>);
 }
 
 }  // namespace fusedact

@@ -12,14 +12,14 @@
 //     is the fused backward op, which draws the same slopes again;
 //   - softmax and log_softmax: a Function that saves the output; its backward is the fused
 //     backward op;
-//   - swiglu_ffn: a Function that saves x, the [tokens, 2 * hidden] gate/up projections and
-//     the weights, and recomputes the rest in backward (swiglu_ffn.h), gate/up too when its
+//   - gated_ffn: a Function that saves x, the [tokens, 2 * hidden] gate/up projections and
+//     the weights, and recomputes the rest in backward (gated_ffn.h), gate/up too when its
 //     own gradient is wanted (double backward);
 //   - backward ops: the fused kernel when no gradient is wanted, else the same math
 //     evaluated with differentiable ATen ops (TensorValue), so double backward works.
 #include "autograd/tensor_value.h"
 #include "families.h"
-#include "swiglu_ffn.h"
+#include "gated_ffn.h"
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/ivalue.h>
@@ -470,25 +470,28 @@ struct SoftmaxAutograd {
 
 namespace {
 
-struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
+struct GatedFfnAutograd : torch::autograd::Function<GatedFfnAutograd> {
   static constexpr bool is_traceable = true;
 
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_gate,
                             const at::Tensor& w_up, const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
-                            const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down) {
+                            const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down,
+                            const std::string& activation) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    const SwigluFfn::Weights w{w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()),
+    const GatedFfn::Activation act = GatedFfn::activation(activation);
+    const GatedFfn::Weights w{w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()),
                                b_down.value_or(at::Tensor())};
-    SwigluFfn::check(x, w);
-    const at::Tensor gate_up = SwigluFfn::gate_up(SwigluFfn::flatten(x), w);
+    GatedFfn::check(x, w);
+    const at::Tensor gate_up = GatedFfn::gate_up(GatedFfn::flatten(x), w);
     ctx->save_for_backward({x, gate_up, w_gate, w_up, w_down, w.b_gate, w.b_up});
     ctx->saved_data["has_bias"] = std::vector<bool>{w.b_gate.defined(), w.b_up.defined(), w.b_down.defined()};
-    return SwigluFfn::output(x, gate_up, w);
+    ctx->saved_data["activation"] = activation;
+    return GatedFfn::output(x, gate_up, w, act);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const SwigluFfn::Weights w{saved[2], saved[3], saved[4], saved[5], saved[6], {}};
+    const GatedFfn::Weights w{saved[2], saved[3], saved[4], saved[5], saved[6], {}};
     // needs_input_grad counts the inputs that are tensors: the four, then the biases given.
     const auto has_bias = ctx->saved_data["has_bias"].toBoolList();
     std::array<bool, 7> needs{};
@@ -497,20 +500,22 @@ struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
     }
     // For double backward, gate_up again, this time in the graph (forward made it below autograd).
     const at::Tensor gate_up =
-        at::GradMode::is_enabled() ? SwigluFfn::gate_up(SwigluFfn::flatten(saved[0]), w) : saved[1];
-    const auto g = SwigluFfn::backward(grads[0], saved[0], gate_up, w, needs);
-    return {g.x, g.w_gate, g.w_up, g.w_down, g.b_gate, g.b_up, g.b_down};
+        at::GradMode::is_enabled() ? GatedFfn::gate_up(GatedFfn::flatten(saved[0]), w) : saved[1];
+    const auto act = GatedFfn::activation(ctx->saved_data["activation"].toStringRef());
+    const auto g = GatedFfn::backward(grads[0], saved[0], gate_up, w, act, needs);
+    return {g.x, g.w_gate, g.w_up, g.w_down, g.b_gate, g.b_up, g.b_down, {}};
   }
 
   static at::Tensor call(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
                          const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
-                         const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down) {
+                         const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down,
+                         c10::string_view activation) {
     if (!torch::autograd::compute_requires_grad(x, w_gate, w_up, w_down, b_gate, b_up, b_down)) {
       // Nothing to record: the operator itself, so that a tensor subclass (DTensor) sees it whole.
       at::AutoDispatchBelowADInplaceOrView guard;
-      return SwigluFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
+      return GatedFfn::op().call(x, w_gate, w_up, w_down, b_gate, b_up, b_down, activation);
     }
-    return apply(x, w_gate, w_up, w_down, b_gate, b_up, b_down);
+    return apply(x, w_gate, w_up, w_down, b_gate, b_up, b_down, std::string(activation));
   }
 };
 
@@ -518,7 +523,7 @@ struct SwigluFfnAutograd : torch::autograd::Function<SwigluFfnAutograd> {
 
 TORCH_LIBRARY_IMPL(fusedact, Autograd, m) {
   register_impls<AutogradOf, /*kEveryOp=*/true>(m, AllFamilies{});
-  m.impl(SwigluFfn::kName, &SwigluFfnAutograd::call);
+  m.impl(GatedFfn::kName, &GatedFfnAutograd::call);
 }
 
 }  // namespace fusedact

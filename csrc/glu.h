@@ -1,4 +1,5 @@
-// The GLU family (ops.h: GluOps: swiglu, geglu, reglu, relu_squared_glu, glu, clamped_swiglu):
+// The GLU family (ops.h: GluOps: swiglu, geglu, reglu, relu_squared_glu, quick_gelu_glu, glu,
+// clamped_swiglu):
 // act(gate) * up, with the activation's parameters, as two tensors or as the halves of one
 // along dim:
 //   <name>(Tensor gate, Tensor up, <params>) -> Tensor

@@ -245,6 +245,10 @@ struct ReluSquaredGluOp : GluOp<ReluSquaredOp> {
   static constexpr const char* kName = "relu_squared_glu";
 };
 
+struct QuickGeluGluOp : GluOp<QuickGeluOp> {
+  static constexpr const char* kName = "quick_gelu_glu";
+};
+
 // torch's glu: a * sigmoid(b), with a, b = input.chunk(2, dim).
 struct SigmoidGluOp : GluOp<SigmoidOp> {
   static constexpr const char* kName = "glu";
@@ -296,7 +300,8 @@ using PointwiseOps =
              SoftplusOp, HardtanhOp, Relu6Op, HardsigmoidOp, HardswishOp, CeluOp, LogSigmoidOp, SoftsignOp,
              TanhshrinkOp, ShrinkOp<false>, ShrinkOp<true>, ThresholdOp, ReluSquaredOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
-using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, SigmoidGluOp, ClampedSwigluOp>;
+using GluOps =
+    TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, QuickGeluGluOp, SigmoidGluOp, ClampedSwigluOp>;
 using RandomSlopeOps = TypeList<RreluOp>;
 using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 

@@ -1,10 +1,10 @@
 // Operator schemas: every fusedact operator is declared here, in one TORCH_LIBRARY block:
 // the companion ops of every family (families.h; each family's header spells its schemas),
-// and the SwiGLU feed-forward block (swiglu_ffn.h), weights as nn.Linear stores them:
-//   swiglu_ffn(Tensor x, Tensor w_gate, Tensor w_up, Tensor w_down, Tensor? b_gate=None,
-//              Tensor? b_up=None, Tensor? b_down=None) -> Tensor
+// and the gated feed-forward block (gated_ffn.h), weights as nn.Linear stores them:
+//   gated_ffn(Tensor x, Tensor w_gate, Tensor w_up, Tensor w_down, Tensor? b_gate=None,
+//             Tensor? b_up=None, Tensor? b_down=None, *, str activation='silu') -> Tensor
 #include "families.h"
-#include "swiglu_ffn.h"
+#include "gated_ffn.h"
 
 #include <torch/library.h>
 
@@ -12,7 +12,7 @@ namespace fusedact {
 
 TORCH_LIBRARY(fusedact, m) {
   define_ops(m, AllFamilies{});
-  m.def(SwigluFfn::kSchema, {at::Tag::pt2_compliant_tag});
+  m.def(GatedFfn::kSchema, {at::Tag::pt2_compliant_tag});
 }
 
 }  // namespace fusedact

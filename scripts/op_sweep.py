@@ -18,6 +18,7 @@ non-zero if there was one.
 
 import argparse
 import contextlib
+import itertools
 import sys
 from pathlib import Path
 
@@ -167,31 +168,43 @@ def sweep_softmax(device, quick):
     return count
 
 
-def sweep_swiglu_ffn(device, quick):
+FFN_ACTIVATIONS = {
+    "silu": torch.nn.functional.silu,
+    "gelu": torch.nn.functional.gelu,
+    "gelu_tanh": lambda t: torch.nn.functional.gelu(t, approximate="tanh"),
+    "relu": torch.nn.functional.relu,
+    "quick_gelu": lambda t: t * torch.sigmoid(1.702 * t),
+}
+
+
+def sweep_gated_ffn(device, quick):
     count = 0
-    for dtype in (torch.float32, torch.bfloat16):
-        for tokens, dim, hidden in ((1, 8, 8), (37, 64, 176), (128, 256, 688)):
-            x = random_input((tokens, dim), dtype, device, scale=1.0)
-            w = [
-                random_input(shape, dtype, device, seed=s, scale=0.05)
-                for s, shape in enumerate([(hidden, dim), (hidden, dim), (dim, hidden)])
-            ]
-            leaves = [t.detach().clone().requires_grad_() for t in (x, *w)]
-            out = FF.swiglu_ffn(*leaves)
-            out.sum().backward()
-            ref_leaves = [t.detach().float().requires_grad_() for t in (x, *w)]
-            gate, up = ref_leaves[0] @ ref_leaves[1].T, ref_leaves[0] @ ref_leaves[2].T
-            ref = (torch.nn.functional.silu(gate) * up) @ ref_leaves[3].T
-            ref.sum().backward()
-            # Normwise: bfloat16 GEMMs round their products, and a weight's gradient sums over tokens.
-            bound = 1e-2 if dtype == torch.bfloat16 else 1e-5
-            for name, got, want in [("out", out, ref)] + [
-                (f"grad {k}", a.grad, b.grad) for k, (a, b) in enumerate(zip(leaves, ref_leaves, strict=True))
-            ]:
-                with check(f"swiglu_ffn {dtype} [{tokens}, {dim}, {hidden}] {name}"):
-                    error = (got.float() - want).norm() / want.norm().clamp(min=1e-30)
-                    assert error < bound, f"normwise error {error:.2g}"
-            count += 1
+    for dtype, (tokens, dim, hidden), activation in itertools.product(
+        (torch.float32, torch.bfloat16), ((1, 8, 8), (37, 64, 176), (128, 256, 688)), FFN_ACTIVATIONS
+    ):
+        if quick and activation != "silu" and tokens != 37:
+            continue
+        x = random_input((tokens, dim), dtype, device, scale=1.0)
+        w = [
+            random_input(shape, dtype, device, seed=s, scale=0.05)
+            for s, shape in enumerate([(hidden, dim), (hidden, dim), (dim, hidden)])
+        ]
+        leaves = [t.detach().clone().requires_grad_() for t in (x, *w)]
+        out = FF.gated_ffn(*leaves, activation=activation)
+        out.sum().backward()
+        ref_leaves = [t.detach().float().requires_grad_() for t in (x, *w)]
+        gate, up = ref_leaves[0] @ ref_leaves[1].T, ref_leaves[0] @ ref_leaves[2].T
+        ref = (FFN_ACTIVATIONS[activation](gate) * up) @ ref_leaves[3].T
+        ref.sum().backward()
+        # Normwise: bfloat16 GEMMs round their products, and a weight's gradient sums over tokens.
+        bound = 1e-2 if dtype == torch.bfloat16 else 1e-5
+        for name, got, want in [("out", out, ref)] + [
+            (f"grad {k}", a.grad, b.grad) for k, (a, b) in enumerate(zip(leaves, ref_leaves, strict=True))
+        ]:
+            with check(f"gated_ffn {activation} {dtype} [{tokens}, {dim}, {hidden}] {name}"):
+                error = (got.float() - want).norm() / want.norm().clamp(min=1e-30)
+                assert error < bound, f"normwise error {error:.2g}"
+        count += 1
     return count
 
 
@@ -206,7 +219,7 @@ def main():
         ("rrelu", sweep_rrelu),
         ("glu", sweep_glu),
         ("softmax", sweep_softmax),
-        ("swiglu_ffn", sweep_swiglu_ffn),
+        ("gated_ffn", sweep_gated_ffn),
     ):
         count = sweep(args.device, args.quick)
         if args.device == "cuda":

@@ -3,7 +3,8 @@
     import fusedact
     y = fusedact.functional.gelu(x)            # as torch.nn.functional.gelu
     act = fusedact.nn.GELU(approximate="tanh")  # as torch.nn.GELU
-    model = fusedact.convert(model)             # swap a model's torch.nn activations
+    model = fusedact.convert(model)             # swap a model's activation modules
+    model = fusedact.convert(model, ffn=True)   # and fuse its gated feed-forward blocks
 
 Every operator is registered with the PyTorch dispatcher as torch.ops.fusedact.<name>, with
 CPU and CUDA kernels for forward and backward, so autograd, torch.compile, torch.export
@@ -15,7 +16,7 @@ import os as _os
 import torch as _torch  # noqa: F401  (loads libtorch before libfusedact)
 
 from . import _C, _dtensor, _vmap, functional, nn
-from .convert import convert
+from .convert import conversion_plan, convert
 
 _vmap.register()
 _dtensor.install()
@@ -48,4 +49,13 @@ def set_cpu_isa(name: str) -> None:
     _C.set_cpu_isa(name)
 
 
-__all__ = ["functional", "nn", "convert", "build_info", "set_cpu_isa", "cmake_prefix_path", "__version__"]
+__all__ = [
+    "functional",
+    "nn",
+    "convert",
+    "conversion_plan",
+    "build_info",
+    "set_cpu_isa",
+    "cmake_prefix_path",
+    "__version__",
+]

@@ -1,4 +1,4 @@
-"""Command line: python -m fusedact info | bench."""
+"""Command line: python -m fusedact info | bench | coverage."""
 
 import argparse
 import json
@@ -33,6 +33,13 @@ def main(argv=None) -> int:
         help="on the CPU, leave glibc returning large freed blocks to the OS (by default freed memory is "
         "reused, so that large outputs do not measure the kernel zeroing fresh pages)",
     )
+    coverage = sub.add_parser(
+        "coverage",
+        help="convert transformers and timm models built from tiny configs; print what was replaced and fused, "
+        "and whether outputs and gradients still agree",
+    )
+    coverage.add_argument("--models", help="comma-separated model names (default: all)")
+    coverage.add_argument("--no-ffn", action="store_true", help="convert activations only, not feed-forward blocks")
     args = parser.parse_args(argv)
 
     import torch
@@ -67,6 +74,24 @@ def main(argv=None) -> int:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(info, f, indent=1)
+    elif args.command == "coverage":
+        from . import coverage as coverage_module
+
+        rows, skipped = coverage_module.run(args.models.split(",") if args.models else None, ffn=not args.no_ffn)
+        ffn = not args.no_ffn
+        print(f"fusedact {fusedact.__version__}, torch {torch.__version__}: fusedact.convert(model, ffn={ffn})")
+        print(coverage_module.format_table(rows))
+        for name in skipped:
+            print(f"skipped {name}")
+        if "transformers" not in " ".join(skipped) and not args.models:
+            m = coverage_module.llama_training_memory()
+            ratio = m["converted_saved_bytes"] / m["unconverted_saved_bytes"]
+            print(
+                f"LLaMA training step ({m['config']}): loss {m['converted_loss']:.6f} converted, "
+                f"{m['unconverted_loss']:.6f} not; kept for backward {m['converted_saved_bytes'] / 2**20:.1f} MiB "
+                f"converted, {m['unconverted_saved_bytes'] / 2**20:.1f} MiB not ({ratio:.0%})"
+            )
+        return 0 if all(r.equal for r in rows) else 1
     return 0
 
 

@@ -11,7 +11,7 @@ One rule per family of operators (_families.py):
     the channel dim with a per-channel parameter sharded alike;
   - none for the operators that draw from a seed (rrelu in training), whose draws depend on
     each element's index in the whole tensor;
-  - swiglu_ffn: tokens sharded with the weights replicated, or tensor-parallel (gate and up
+  - gated_ffn: tokens sharded with the weights replicated, or tensor-parallel (gate and up
     projections sharded by rows, the down projection by columns: a partial sum out).
 
 Importing torch.distributed.tensor costs about half a second, so the rules are registered
@@ -76,7 +76,7 @@ def _rules():
 
         return rule
 
-    def swiglu_ffn(x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None):
+    def gated_ffn(x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None, *, activation="silu"):
         weights = (w_gate, w_up, w_down, b_gate, b_up, b_down)
         present = [w is not None for w in weights]
         strategies = [([Replicate()], [Replicate()] + [Replicate() if p else None for p in present])]
@@ -88,7 +88,7 @@ def _rules():
             strategies.append(([Partial()], [Replicate(), *split]))
         return strategies
 
-    return elementwise, along_dim, per_channel, swiglu_ffn
+    return elementwise, along_dim, per_channel, gated_ffn
 
 
 def register() -> None:
@@ -97,13 +97,13 @@ def register() -> None:
 
     from ._families import family, operators
 
-    elementwise, along_dim, per_channel, swiglu_ffn = _rules()
+    elementwise, along_dim, per_channel, gated_ffn = _rules()
     for name, op in operators():
         f = family(name, op)
         if f.kind == "seeded":
             continue  # a shard would number its elements from 0, repeating another's draws
-        if f.kind == "swiglu_ffn":
-            rule = swiglu_ffn
+        if f.kind == "gated_ffn":
+            rule = gated_ffn
         elif f.kind == "along_dim":
             rule = along_dim(op, f.index)
         elif f.kind == "per_channel":

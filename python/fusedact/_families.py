@@ -11,7 +11,7 @@ _CHANNEL_PARAMS = ("weight", "beta")  # the tensor parameters of the per-channel
 
 @dataclass(frozen=True)
 class Family:
-    """kind: "swiglu_ffn", "seeded" (an argument `seed` of random draws, in place or not),
+    """kind: "gated_ffn", "seeded" (an argument `seed` of random draws, in place or not),
     "inplace", "along_dim" (an argument `dim` names a dim of its tensors),
     "per_channel" (prelu-like: a tensor parameter of one value or one per channel) or
     "elementwise"; index: the position of `dim`, of the seed or of the parameter; param_gradient: the
@@ -31,8 +31,8 @@ def operators() -> list[tuple[str, torch._ops.OpOverload]]:
 def family(name: str, op: torch._ops.OpOverload) -> Family:
     schema = op._schema
     args = [a.name for a in schema.arguments]
-    if name == "swiglu_ffn":
-        return Family("swiglu_ffn")
+    if name == "gated_ffn":
+        return Family("gated_ffn")
     if "seed" in args:
         return Family("seeded", args.index("seed"))
     if schema.is_mutable:

@@ -11,8 +11,8 @@ nothing here:
     channel dims merge into one channel dim, so a batched parameter works too;
   - operators that draw from a seed (rrelu in training): one call per example, so that each
     example's numbers are those of its own call;
-  - swiglu_ffn: its token dims take the batch; batched weights run as batched GEMMs around
-    the fused swiglu kernel.
+  - gated_ffn: its token dims take the batch; batched weights run as batched GEMMs around
+    the fused GLU kernel of the activation.
 """
 
 import math
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ._families import family, operators
+from .functional import FFN_ACTIVATIONS
 
 __all__: list[str] = []
 
@@ -147,12 +148,12 @@ def _seeded(op, seed_index):
     return rule
 
 
-def _swiglu_ffn(op):
-    def rule(info, in_dims, x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None):
+def _gated_ffn(op):
+    def rule(info, in_dims, x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None, *, activation="silu"):
         weights = (w_gate, w_up, w_down, b_gate, b_up, b_down)
         in_dims = (*in_dims, *(None,) * (7 - len(in_dims)))  # the biases left at their default
         if all(d is None for d in in_dims[1:]):  # shared weights: the batch is more tokens
-            return op(x.movedim(in_dims[0], 0), *weights), 0
+            return op(x.movedim(in_dims[0], 0), *weights, activation=activation), 0
         b = info.batch_size
         x, w_gate, w_up, w_down, b_gate, b_up, b_down = (
             _front(t, d, b) if t is not None else None for t, d in zip((x, *weights), in_dims, strict=True)
@@ -163,7 +164,9 @@ def _swiglu_ffn(op):
             y = torch.einsum("bti,boi->bto", t, w)
             return y if bias is None else y + bias.unsqueeze(1)
 
-        hidden = torch.ops.fusedact.swiglu(linear(tokens, w_gate, b_gate), linear(tokens, w_up, b_up))
+        glu, glu_kwargs = FFN_ACTIVATIONS[activation]
+        gate, up = linear(tokens, w_gate, b_gate), linear(tokens, w_up, b_up)
+        hidden = getattr(torch.ops.fusedact, glu)(gate, up, **glu_kwargs)
         out = linear(hidden, w_down, b_down)
         return out.reshape(*x.shape[:-1], out.shape[-1]), 0
 
@@ -186,8 +189,8 @@ def _with_errors_of_one_example(op, rule):
 
 def _rule_for(name: str, op):
     f = family(name, op)
-    if f.kind == "swiglu_ffn":
-        return _swiglu_ffn(op)
+    if f.kind == "gated_ffn":
+        return _gated_ffn(op)
     if f.kind == "seeded":
         return _seeded(op, f.index)
     if f.kind == "inplace":

@@ -196,6 +196,7 @@ OPS: list[BenchOp] = [
     _glu("geglu", FF.geglu, F.gelu),
     _glu("reglu", FF.reglu, F.relu),
     _glu("relu_squared_glu", FF.relu_squared_glu, lambda x: torch.square(F.relu(x))),
+    _glu("quick_gelu_glu", FF.quick_gelu_glu, lambda x: x * torch.sigmoid(1.702 * x)),
     BenchOp("glu", FF.glu, F.glu, _one_input, kind="glu"),
     BenchOp("clamped_swiglu", FF.clamped_swiglu, _clamped_swiglu_eager, _one_input, kind="glu", compile_baseline=True),
     BenchOp("swiglu_ffn", FF.swiglu_ffn, _ffn_eager, _ffn_inputs, kind="block", compile_baseline=True,

@@ -14,6 +14,7 @@ __all__ = [
     "celu",
     "clamped_swiglu",
     "elu",
+    "gated_ffn",
     "geglu",
     "gelu",
     "glu",
@@ -27,6 +28,7 @@ __all__ = [
     "mish",
     "prelu",
     "quick_gelu",
+    "quick_gelu_glu",
     "reglu",
     "relu",
     "relu6",
@@ -279,6 +281,14 @@ def relu_squared_glu(input: Tensor, other: Tensor | None = None, dim: int = -1) 
     return torch.ops.fusedact.relu_squared_glu(input, other)
 
 
+def quick_gelu_glu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
+    r"""quick_gelu(gate) * up, quick_gelu(g) = g * sigmoid(1.702 g): ``quick_gelu_glu(gate, up)``,
+    or ``quick_gelu_glu(x, dim=-1)`` with ``gate, up = x.chunk(2, dim)``."""
+    if other is None:
+        return torch.ops.fusedact.quick_gelu_glu_split(input, dim)
+    return torch.ops.fusedact.quick_gelu_glu(input, other)
+
+
 def clamped_swiglu(
     input: Tensor, other: Tensor | None = None, dim: int = -1, limit: float = 7.0, alpha: float = 1.702
 ) -> Tensor:
@@ -345,6 +355,41 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     return _softmax_in(torch.ops.fusedact.softmax, -input, dim, dtype)
 
 
+#: The gate activations of :func:`gated_ffn`, with the GLU op each runs (its function here
+#: and keyword arguments).
+FFN_ACTIVATIONS = {
+    "silu": ("swiglu", {}),
+    "gelu": ("geglu", {}),
+    "gelu_tanh": ("geglu", {"approximate": "tanh"}),
+    "relu": ("reglu", {}),
+    "quick_gelu": ("quick_gelu_glu", {}),
+}
+
+
+def gated_ffn(
+    input: Tensor,
+    w_gate: Tensor,
+    w_up: Tensor,
+    w_down: Tensor,
+    b_gate: Tensor | None = None,
+    b_up: Tensor | None = None,
+    b_down: Tensor | None = None,
+    activation: str = "silu",
+) -> Tensor:
+    r"""The gated feed-forward block of LLaMA-style transformers,
+    ``(act(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down``, weights laid out as
+    :class:`torch.nn.Linear` stores them (``[hidden, in]``, ``[hidden, in]``, ``[out, hidden]``),
+    ``act`` one of ``"silu"`` (SwiGLU: LLaMA, Mistral, Qwen), ``"gelu"``, ``"gelu_tanh"``
+    (GeGLU: Gemma, T5 v1.1), ``"relu"`` or ``"quick_gelu"``.
+
+    One operator: the projections are ATen GEMMs (one for gate and up when ``w_gate`` and
+    ``w_up`` are the two halves of one tensor, as Phi-3's packed ``gate_up_proj``), the
+    element-wise work is the fused GLU kernel, and backward keeps only ``input`` and the
+    gate/up projections.
+    """
+    return torch.ops.fusedact.gated_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down, activation=activation)
+
+
 def swiglu_ffn(
     input: Tensor,
     w_gate: Tensor,
@@ -354,12 +399,8 @@ def swiglu_ffn(
     b_up: Tensor | None = None,
     b_down: Tensor | None = None,
 ) -> Tensor:
-    r"""The SwiGLU feed-forward block of LLaMA-style transformers,
-    ``(silu(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down``, weights laid out as
-    :class:`torch.nn.Linear` stores them (``[hidden, in]``, ``[hidden, in]``, ``[out, hidden]``).
-
-    One operator: the projections are ATen GEMMs (one for gate and up when ``w_gate`` and
-    ``w_up`` are the two halves of one tensor), the element-wise work is fused, and backward
-    keeps only ``input`` and the gate/up projections. Reference: transformers' ``LlamaMLP``.
+    r"""The SwiGLU feed-forward block, :func:`gated_ffn` with ``activation="silu"``:
+    ``(silu(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down``. Reference:
+    transformers' ``LlamaMLP``.
     """
-    return torch.ops.fusedact.swiglu_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down)
+    return torch.ops.fusedact.gated_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down)

@@ -17,6 +17,7 @@ __all__ = [
     "GEGLU",
     "GELU",
     "GLU",
+    "GatedFFN",
     "Hardshrink",
     "Hardsigmoid",
     "Hardswish",
@@ -27,6 +28,7 @@ __all__ = [
     "Mish",
     "PReLU",
     "QuickGELU",
+    "QuickGELUGLU",
     "ReGLU",
     "ReLU",
     "ReLU6",
@@ -281,6 +283,13 @@ class ReLUSquaredGLU(_GLU):
         return F.relu_squared_glu(input, up, self.dim)
 
 
+class QuickGELUGLU(_GLU):
+    __doc__ = "quick_gelu(gate) * up, quick_gelu(g) = g * sigmoid(1.702 g). " + _GLU.__doc__
+
+    def forward(self, input: Tensor, up: Tensor | None = None) -> Tensor:
+        return F.quick_gelu_glu(input, up, self.dim)
+
+
 class ClampedSwiGLU(_GLU):
     __doc__ = "gpt-oss's SwiGLU, (up.clamp(-limit, limit) + 1) * swish(gate.clamp(max=limit), alpha). " + _GLU.__doc__
 
@@ -354,15 +363,106 @@ class Softmax2d(torch.nn.Softmax2d):
         return F.softmax(input, -3, _stacklevel=5)
 
 
-class SwiGLUFFN(torch.nn.Module):
-    """The SwiGLU feed-forward block, ``down_proj(silu(gate_proj(x)) * up_proj(x))``, as one
-    fused operator (:func:`fusedact.functional.swiglu_ffn`).
+class GatedFFN(torch.nn.Module):
+    """The gated feed-forward block, ``down_proj(act(gate_proj(x)) * up_proj(x))``, as one
+    fused operator (:func:`fusedact.functional.gated_ffn`), ``activation`` one of ``"silu"``,
+    ``"gelu"``, ``"gelu_tanh"``, ``"relu"``, ``"quick_gelu"``.
 
     Its layers are :class:`torch.nn.Linear` modules named as transformers' ``LlamaMLP`` names
     them, so a LlamaMLP's state_dict loads into it and back. ``out_features`` defaults to
     ``in_features``. Build one from an existing block with :meth:`from_llama_mlp` or
-    :meth:`from_linears`.
+    :meth:`from_linears`; :func:`fusedact.convert` with ``ffn=True`` fuses the blocks of a
+    model in place instead.
     """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        out_features: int | None = None,
+        bias: bool = False,
+        activation: str = "silu",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if activation not in F.FFN_ACTIVATIONS:
+            raise ValueError(
+                f"fusedact.nn.{type(self).__name__}: activation must be one of {', '.join(F.FFN_ACTIVATIONS)}, "
+                f"got {activation!r}"
+            )
+        out_features = in_features if out_features is None else out_features
+        factory = {"device": device, "dtype": dtype, "bias": bias}
+        self.activation = activation
+        self.gate_proj = torch.nn.Linear(in_features, hidden_features, **factory)
+        self.up_proj = torch.nn.Linear(in_features, hidden_features, **factory)
+        self.down_proj = torch.nn.Linear(hidden_features, out_features, **factory)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gated_ffn(
+            x,
+            self.gate_proj.weight,
+            self.up_proj.weight,
+            self.down_proj.weight,
+            self.gate_proj.bias,
+            self.up_proj.bias,
+            self.down_proj.bias,
+            activation=self.activation,
+        )
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"
+
+    @classmethod
+    def from_linears(
+        cls, gate: torch.nn.Linear, up: torch.nn.Linear, down: torch.nn.Linear, activation: str = "silu"
+    ) -> "GatedFFN":
+        """A block computing ``down(act(gate(x)) * up(x))``, with copies of their parameters
+        (same device and dtype)."""
+        where = f"fusedact.nn.{cls.__name__}.from_linears"
+        for name, layer in (("gate", gate), ("up", up), ("down", down)):
+            if type(layer) is not torch.nn.Linear:
+                raise TypeError(f"{where}: {name} is a {type(layer).__name__}, not nn.Linear")
+        if (gate.bias is None) != (up.bias is None) or (gate.bias is None) != (down.bias is None):
+            raise ValueError(f"{where}: gate, up and down must all have biases or none")
+        if cls is SwiGLUFFN and activation != "silu":
+            raise ValueError(f"{where}: SwiGLUFFN's activation is silu, got {activation!r}; use GatedFFN")
+        module = cls.__new__(cls)
+        GatedFFN.__init__(
+            module,
+            gate.in_features,
+            gate.out_features,
+            down.out_features,
+            bias=gate.bias is not None,
+            activation=activation,
+            device=gate.weight.device,
+            dtype=gate.weight.dtype,
+        )
+        with torch.no_grad():
+            for mine, theirs in ((module.gate_proj, gate), (module.up_proj, up), (module.down_proj, down)):
+                mine.load_state_dict(theirs.state_dict())
+        return module
+
+    @classmethod
+    def from_llama_mlp(cls, mlp: torch.nn.Module) -> "GatedFFN":
+        """A block equal to a transformers ``LlamaMLP`` (or any module with ``gate_proj``,
+        ``up_proj``, ``down_proj`` linear layers and an ``act_fn`` that gated_ffn has: its
+        activation is read from ``act_fn``, never assumed)."""
+        from .convert import gate_activation
+
+        act = getattr(mlp, "act_fn", None)
+        activation = gate_activation(act) if act is not None else None
+        if activation is None:
+            raise ValueError(
+                f"fusedact.nn.{cls.__name__}.from_llama_mlp: the MLP's activation {type(act).__name__} is none of "
+                f"gated_ffn's ({', '.join(F.FFN_ACTIVATIONS)})"
+            )
+        return cls.from_linears(mlp.gate_proj, mlp.up_proj, mlp.down_proj, activation)
+
+
+class SwiGLUFFN(GatedFFN):
+    """The SwiGLU feed-forward block, ``down_proj(silu(gate_proj(x)) * up_proj(x))``: a
+    :class:`GatedFFN` whose activation is silu (transformers' ``LlamaMLP``)."""
 
     def __init__(
         self,
@@ -373,56 +473,7 @@ class SwiGLUFFN(torch.nn.Module):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__()
-        out_features = in_features if out_features is None else out_features
-        factory = {"device": device, "dtype": dtype, "bias": bias}
-        self.gate_proj = torch.nn.Linear(in_features, hidden_features, **factory)
-        self.up_proj = torch.nn.Linear(in_features, hidden_features, **factory)
-        self.down_proj = torch.nn.Linear(hidden_features, out_features, **factory)
+        super().__init__(in_features, hidden_features, out_features, bias, "silu", device, dtype)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.swiglu_ffn(
-            x,
-            self.gate_proj.weight,
-            self.up_proj.weight,
-            self.down_proj.weight,
-            self.gate_proj.bias,
-            self.up_proj.bias,
-            self.down_proj.bias,
-        )
-
-    @classmethod
-    def from_linears(cls, gate: torch.nn.Linear, up: torch.nn.Linear, down: torch.nn.Linear) -> "SwiGLUFFN":
-        """A SwiGLUFFN computing ``down(silu(gate(x)) * up(x))``, with copies of their parameters
-        (same device and dtype)."""
-        for name, layer in (("gate", gate), ("up", up), ("down", down)):
-            if type(layer) is not torch.nn.Linear:
-                raise TypeError(
-                    f"fusedact.nn.SwiGLUFFN.from_linears: {name} is a {type(layer).__name__}, not nn.Linear"
-                )
-        if (gate.bias is None) != (up.bias is None) or (gate.bias is None) != (down.bias is None):
-            raise ValueError("fusedact.nn.SwiGLUFFN.from_linears: gate, up and down must all have biases or none")
-        weight = gate.weight
-        module = cls(
-            gate.in_features,
-            gate.out_features,
-            down.out_features,
-            bias=gate.bias is not None,
-            device=weight.device,
-            dtype=weight.dtype,
-        )
-        with torch.no_grad():
-            for mine, theirs in ((module.gate_proj, gate), (module.up_proj, up), (module.down_proj, down)):
-                mine.load_state_dict(theirs.state_dict())
-        return module
-
-    @classmethod
-    def from_llama_mlp(cls, mlp: torch.nn.Module) -> "SwiGLUFFN":
-        """A SwiGLUFFN equal to a transformers ``LlamaMLP`` (or any module with ``gate_proj``,
-        ``up_proj``, ``down_proj`` linear layers and a SiLU ``act_fn``)."""
-        act = getattr(mlp, "act_fn", None)
-        if act is not None and not (isinstance(act, torch.nn.SiLU) or type(act).__name__ in ("SiLU", "SiLUActivation")):
-            raise ValueError(
-                f"fusedact.nn.SwiGLUFFN.from_llama_mlp: the MLP's activation is {type(act).__name__}, not SiLU"
-            )
-        return cls.from_linears(mlp.gate_proj, mlp.up_proj, mlp.down_proj)
+    def extra_repr(self) -> str:
+        return ""

@@ -287,6 +287,9 @@ TEST(Api, GatedLinearUnits) {
           {"relu_squared_glu", [](auto& t) { return torch::square(torch::relu(t)); },
            [](auto& g, auto& u) { return fusedact::relu_squared_glu(g, u); },
            [](auto& x, int64_t d) { return fusedact::relu_squared_glu(x, d); }},
+          {"quick_gelu_glu", [](auto& t) { return t * torch::sigmoid(1.702 * t); },
+           [](auto& g, auto& u) { return fusedact::quick_gelu_glu(g, u); },
+           [](auto& x, int64_t d) { return fusedact::quick_gelu_glu(x, d); }},
           // torch's glu gates with the second half: here the halves are swapped before the call.
           {"glu", [](auto& t) { return torch::sigmoid(t); },
            [](auto& g, auto& u) { return fusedact::glu(torch::cat({u, g}, -1), -1); },
@@ -321,6 +324,7 @@ TEST(Api, GatedLinearUnits) {
   expect_close(geglu(x), torch::gelu(halves[0], "tanh") * halves[1]);
   expect_close(fusedact::nn::ReGLU(fusedact::nn::GLUOptions(0))(x), torch::relu(x.chunk(2, 0)[0]) * x.chunk(2, 0)[1]);
   expect_close(fusedact::nn::ReLUSquaredGLU()(x), torch::square(torch::relu(halves[0])) * halves[1]);
+  expect_close(fusedact::nn::QuickGELUGLU()(x), halves[0] * torch::sigmoid(1.702 * halves[0]) * halves[1]);
   expect_close(fusedact::glu(x, 0), torch::glu(x, 0));
   expect_close(fusedact::nn::GLU()(x), torch::nn::GLU()(x));
   // gpt-oss's clamped SwiGLU, values and gradients, against its composition.

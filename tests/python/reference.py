@@ -361,6 +361,7 @@ GLU = [
     GluCase("geglu_tanh", "geglu", "gelu_tanh", {"approximate": "tanh"}),
     GluCase("reglu", "reglu", "relu"),
     GluCase("relu_squared_glu", "relu_squared_glu", "relu_squared"),
+    GluCase("quick_gelu_glu", "quick_gelu_glu", "quick_gelu"),
     GluCase("glu", "glu", "sigmoid", gate_second=True),
     GluCase("clamped_swiglu", "clamped_swiglu", "", torch_pair=_clamped_swiglu),
     GluCase("clamped_swiglu_3_1", "clamped_swiglu", "", {"limit": 3.0, "alpha": 1.0}, torch_pair=_clamped_swiglu),

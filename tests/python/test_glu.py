@@ -159,6 +159,7 @@ def test_nn_modules():
         (fusedact.nn.GEGLU(approximate="tanh"), GLU[2]),
         (fusedact.nn.ReGLU(), GLU[3]),
         (fusedact.nn.ReLUSquaredGLU(), GLU[4]),
+        (fusedact.nn.QuickGELUGLU(), GLU[5]),
     ]:
         assert_same(module(x), case.reference_split(x), rtol=1e-5, atol=1e-5)
         assert_same(module(gate, up), module(x))

@@ -100,16 +100,19 @@ def _samples():
     samples.append(("rrelu_seed_per_example", torch.ops.fusedact.rrelu.default, (x, seeds), (1, 0), bounds))
     x = _batch((2, 6), 0, 1)
     w_gate, w_up, w_down, b = _unbatched((5, 6), 1), _unbatched((5, 6), 2), _unbatched((4, 5), 3), _unbatched((5,), 4)
-    ffn = torch.ops.fusedact.swiglu_ffn.default
+    ffn = torch.ops.fusedact.gated_ffn.default
     samples += [
-        ("swiglu_ffn", ffn, (x, w_gate, w_up, w_down, b, b, None), (1, None, None, None, None, None, None), {}),
-        (
-            "swiglu_ffn_batched_weights",
-            ffn,
-            (x, _batch((5, 6), 5), w_up, _batch((4, 5), 6), b, _batch((5,), 7), None),
-            (1, 0, None, 0, None, 0, None),
-            {},
-        ),
+        ("gated_ffn", ffn, (x, w_gate, w_up, w_down, b, b, None), (1, None, None, None, None, None, None), {}),
+        *[
+            (
+                f"gated_ffn_{activation}_batched_weights",
+                ffn,
+                (x, _batch((5, 6), 5), w_up, _batch((4, 5), 6), b, _batch((5,), 7), None),
+                (1, 0, None, 0, None, 0, None),
+                {"activation": activation},
+            )
+            for activation in ("silu", "gelu_tanh", "quick_gelu")
+        ],
     ]
     return samples
 

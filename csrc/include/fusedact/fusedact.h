@@ -142,6 +142,10 @@ at::Tensor reglu(const at::Tensor& input, int64_t dim = -1);
 at::Tensor relu_squared_glu(const at::Tensor& gate, const at::Tensor& up);
 /// relu_squared_glu of the halves of input along dim.
 at::Tensor relu_squared_glu(const at::Tensor& input, int64_t dim = -1);
+/// quick_gelu(gate) * up = gate * sigmoid(1.702 gate) * up.
+at::Tensor quick_gelu_glu(const at::Tensor& gate, const at::Tensor& up);
+/// quick_gelu_glu of the halves of input along dim.
+at::Tensor quick_gelu_glu(const at::Tensor& input, int64_t dim = -1);
 /// gpt-oss's SwiGLU: (up.clamp(-limit, limit) + 1) * g * sigmoid(alpha * g), g = gate.clamp(max=limit);
 /// clamped values get no gradient, as through torch::clamp.
 at::Tensor clamped_swiglu(const at::Tensor& gate, const at::Tensor& up, double limit = 7.0, double alpha = 1.702);
@@ -158,6 +162,14 @@ at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::T
                       const std::optional<at::Tensor>& b_gate = std::nullopt,
                       const std::optional<at::Tensor>& b_up = std::nullopt,
                       const std::optional<at::Tensor>& b_down = std::nullopt);
+
+/// The gated feed-forward block with the gate's activation named: "silu" (swiglu_ffn), "gelu",
+/// "gelu_tanh" (Gemma's, T5 v1.1's), "relu" or "quick_gelu":
+/// (act(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down.
+at::Tensor gated_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,
+                     const std::optional<at::Tensor>& b_gate = std::nullopt,
+                     const std::optional<at::Tensor>& b_up = std::nullopt,
+                     const std::optional<at::Tensor>& b_down = std::nullopt, c10::string_view activation = "silu");
 
 /// How this build of fusedact was made, and what it runs with.
 struct BuildInfo {

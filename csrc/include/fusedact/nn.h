@@ -421,6 +421,18 @@ class ReLUSquaredGLUImpl : public Activation<ReLUSquaredGLUImpl, GLUOptions> {
 };
 TORCH_MODULE(ReLUSquaredGLU);
 
+class QuickGELUGLUImpl : public Activation<QuickGELUGLUImpl, GLUOptions> {
+ public:
+  using Activation::Activation;
+  at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
+    return up.defined() ? fusedact::quick_gelu_glu(input, up) : fusedact::quick_gelu_glu(input, options.dim());
+  }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::QuickGELUGLU(dim=" << options.dim() << ")";
+  }
+};
+TORCH_MODULE(QuickGELUGLU);
+
 // Options of ClampedSwiGLU: the split dim, and gpt-oss's limit and alpha.
 struct ClampedSwiGLUOptions {
   ClampedSwiGLUOptions(int64_t dim = -1) : dim_(dim) {}  // NOLINT(google-explicit-constructor): as torch's options

@@ -1,7 +1,10 @@
-"""swiglu_ffn and fusedact.nn.SwiGLUFFN against the eager torch composition and transformers'
-LlamaMLP: outputs and every gradient over dtypes, batch shapes, biases and packed weights; the
-memory it keeps for backward; gradcheck and gradgradcheck; opcheck; torch.compile; autocast;
-the module's constructors and state_dict; clear errors."""
+"""gated_ffn, swiglu_ffn and fusedact.nn.GatedFFN / SwiGLUFFN against the eager torch
+composition and transformers' LlamaMLP and GemmaMLP: outputs and every gradient over
+activations, dtypes, batch shapes, biases and packed weights; the memory it keeps for
+backward; gradcheck and gradgradcheck; opcheck; torch.compile; autocast; the modules'
+constructors and state_dict; clear errors."""
+
+import functools
 
 import pytest
 import torch
@@ -25,9 +28,20 @@ TOLERANCES = {
 }
 
 
-def eager(x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None):
-    """The composition swiglu_ffn replaces, as LlamaMLP computes it."""
-    return F.linear(F.silu(F.linear(x, w_gate, b_gate)) * F.linear(x, w_up, b_up), w_down, b_down)
+# gated_ffn's activations, as torch computes them.
+ACTIVATIONS = {
+    "silu": F.silu,
+    "gelu": F.gelu,
+    "gelu_tanh": functools.partial(F.gelu, approximate="tanh"),
+    "relu": F.relu,
+    "quick_gelu": lambda t: t * torch.sigmoid(1.702 * t),
+}
+
+
+def eager(x, w_gate, w_up, w_down, b_gate=None, b_up=None, b_down=None, activation="silu"):
+    """The composition gated_ffn replaces, as LlamaMLP computes it."""
+    act = ACTIVATIONS[activation]
+    return F.linear(act(F.linear(x, w_gate, b_gate)) * F.linear(x, w_up, b_up), w_down, b_down)
 
 
 def make_weights(dtype, device, bias, packed, seed=0):
@@ -84,6 +98,22 @@ def test_matches_eager_composition(dtype, shape, bias, packed, device):
         assert_same(a, e, rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("packed", [False, True], ids=["separate", "packed"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_matches_its_composition(activation, dtype, packed, device):
+    leaves, weights = make_weights(dtype, device, bias=True, packed=packed)
+    x = torch.randn(2, 5, IN, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = x.to(dtype=dtype, device=device)
+    grad = torch.randn(2, 5, OUT, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    grad = grad.to(dtype=dtype, device=device)
+    actual = _outputs_and_grads(functools.partial(FF.gated_ffn, activation=activation), x, leaves, weights, grad)
+    expected = _outputs_and_grads(functools.partial(eager, activation=activation), x, leaves, weights, grad)
+    rtol, atol = TOLERANCES[dtype]
+    for a, e in zip(actual, expected, strict=True):
+        assert_same(a, e, rtol=rtol, atol=atol)
+
+
 def test_keeps_at_most_55_percent_of_the_activation_bytes():
     """SPEC section 8: saved for backward, weights not counted. Eager keeps x, gate, silu(gate),
     up and their product; swiglu_ffn keeps x and the gate/up projections."""
@@ -105,6 +135,10 @@ def test_gradcheck_and_gradgradcheck(device):
         inputs = (x, w_gate, w_up, w_down, *biases)
         assert torch.autograd.gradcheck(FF.swiglu_ffn, inputs)
         assert torch.autograd.gradgradcheck(FF.swiglu_ffn, inputs)
+    for activation in ACTIVATIONS:
+        fn = functools.partial(FF.gated_ffn, activation=activation)
+        assert torch.autograd.gradcheck(fn, (x, w_gate, w_up, w_down))
+        assert torch.autograd.gradgradcheck(fn, (x, w_gate, w_up, w_down))
 
 
 def test_opcheck(device):
@@ -117,7 +151,10 @@ def test_opcheck(device):
                     both = torch.cat([weights[0], weights[1]]).detach().requires_grad_(requires_grad)
                     weights[0], weights[1] = both[:HIDDEN], both[HIDDEN:]
                 x = torch.randn(2, 3, IN, device=device, requires_grad=requires_grad)
-                torch.library.opcheck(torch.ops.fusedact.swiglu_ffn.default, (x, *weights))
+                torch.library.opcheck(torch.ops.fusedact.gated_ffn.default, (x, *weights))
+    x = torch.randn(3, IN, device=device, requires_grad=True)
+    for activation in ACTIVATIONS:
+        torch.library.opcheck(torch.ops.fusedact.gated_ffn.default, (x, *weights), {"activation": activation})
 
 
 def test_module_from_llama_mlp_and_state_dict():
@@ -147,6 +184,29 @@ def test_module_from_llama_mlp_and_state_dict():
         round_trip = fusedact.nn.SwiGLUFFN(IN, HIDDEN, bias=bias)
         round_trip.load_state_dict(fresh.state_dict())
         assert torch.equal(round_trip(x), fresh(x))
+
+
+def test_gated_module_from_a_gemma_mlp_reads_its_activation():
+    """GemmaMLP is LlamaMLP's layout with a tanh-GELU gate: from_llama_mlp reads it (computing
+    silu there would be off by a few hundredths), and SwiGLUFFN refuses it."""
+    transformers = pytest.importorskip("transformers")
+    from transformers.models.gemma.modeling_gemma import GemmaMLP
+
+    config = transformers.GemmaConfig(hidden_size=IN, intermediate_size=HIDDEN, hidden_activation="gelu_pytorch_tanh")
+    torch.manual_seed(0)
+    mlp = GemmaMLP(config)
+    module = fusedact.nn.GatedFFN.from_llama_mlp(mlp)
+    assert module.activation == "gelu_tanh"
+    assert repr(module).startswith("GatedFFN(\n  activation='gelu_tanh'")
+    x = torch.randn(2, 9, IN)
+    assert_same(module(x), mlp(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="SwiGLUFFN's activation is silu, got 'gelu_tanh'; use GatedFFN"):
+        fusedact.nn.SwiGLUFFN.from_llama_mlp(mlp)
+    mlp.act_fn = torch.nn.Hardswish()
+    with pytest.raises(ValueError, match="activation Hardswish is none of gated_ffn's"):
+        fusedact.nn.GatedFFN.from_llama_mlp(mlp)
+    with pytest.raises(ValueError, match="GatedFFN: activation must be one of silu, gelu, gelu_tanh"):
+        fusedact.nn.GatedFFN(IN, HIDDEN, activation="tanh")
 
 
 def test_module_from_linears():
@@ -197,8 +257,10 @@ def test_clear_errors():
         ((x.long(), w_gate, w_up, w_down), r"expected x to be a floating-point tensor"),
     ]
     for args, message in cases:
-        with pytest.raises(RuntimeError, match=r"fusedact\.swiglu_ffn: " + message):
+        with pytest.raises(RuntimeError, match=r"fusedact\.gated_ffn: " + message):
             FF.swiglu_ffn(*args)
+    with pytest.raises(RuntimeError, match=r"fusedact\.gated_ffn: activation must be 'silu', .* got 'tanh'"):
+        FF.gated_ffn(x, w_gate, w_up, w_down, activation="tanh")
 
 
 @pytest.mark.parametrize(("in_features", "hidden", "out"), [(0, 5, 3), (4, 0, 3), (4, 5, 0)])

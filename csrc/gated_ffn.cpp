@@ -1,17 +1,30 @@
-// swiglu_ffn's forward and backward (swiglu_ffn.h), and its kernel for every backend: the
-// same ATen GEMMs and fused swiglu ops run on CPU, CUDA and Meta, so it is registered at the
+// gated_ffn's forward and backward (gated_ffn.h), and its kernel for every backend: the
+// same ATen GEMMs and fused split GLU ops run on CPU, CUDA and Meta, so it is registered at the
 // CompositeExplicitAutograd key (its autograd is in autograd.cpp).
-#include "swiglu_ffn.h"
+#include "gated_ffn.h"
 
 #include <torch/library.h>
 
 #include <array>
+#include <type_traits>
 #include <vector>
 
 namespace fusedact {
 namespace {
 
-using SwiGlu = GluFamily<SwigluOp>;
+// f(std::type_identity<Op>{}, params...): the GLU entry (ops.h) of act and its parameters.
+template <class F>
+decltype(auto) with_glu(GatedFfn::Activation act, F&& f) {
+  using A = GatedFfn::Activation;
+  switch (act) {
+    case A::kSilu: return f(std::type_identity<SwigluOp>{});
+    case A::kGelu: return f(std::type_identity<GegluOp>{}, c10::string_view("none"));
+    case A::kGeluTanh: return f(std::type_identity<GegluOp>{}, c10::string_view("tanh"));
+    case A::kRelu: return f(std::type_identity<RegluOp>{});
+    case A::kQuickGelu: return f(std::type_identity<QuickGeluGluOp>{});
+  }
+  TORCH_INTERNAL_ASSERT(false, "fusedact.gated_ffn: unknown activation");
+}
 
 std::vector<c10::SymInt> with_last(const at::Tensor& x, const c10::SymInt& last) {
   std::vector<c10::SymInt> shape(x.sym_sizes().begin(), x.sym_sizes().end());
@@ -20,16 +33,16 @@ std::vector<c10::SymInt> with_last(const at::Tensor& x, const c10::SymInt& last)
 }
 
 void check_like_x(const at::Tensor& x, const char* name, const at::Tensor& t) {
-  check_floating(SwigluFfn::kName, name, t);
-  TORCH_CHECK(t.scalar_type() == x.scalar_type(), "fusedact.swiglu_ffn: ", name, " is ", t.scalar_type(),
+  check_floating(GatedFfn::kName, name, t);
+  TORCH_CHECK(t.scalar_type() == x.scalar_type(), "fusedact.gated_ffn: ", name, " is ", t.scalar_type(),
               " but x is ", x.scalar_type());
-  TORCH_CHECK(t.device() == x.device(), "fusedact.swiglu_ffn: ", name, " is on ", t.device(), " but x is on ",
+  TORCH_CHECK(t.device() == x.device(), "fusedact.gated_ffn: ", name, " is on ", t.device(), " but x is on ",
               x.device());
 }
 
 void check_bias(const at::Tensor& bias, const char* name, const c10::SymInt& size, const char* of) {
   if (!bias.defined()) return;
-  TORCH_CHECK(bias.dim() == 1 && bias.sym_size(0) == size, "fusedact.swiglu_ffn: ", name, " has shape ",
+  TORCH_CHECK(bias.dim() == 1 && bias.sym_size(0) == size, "fusedact.gated_ffn: ", name, " has shape ",
               bias.sym_sizes(), "; expected [", size, "], the ", of, " size");
 }
 
@@ -46,33 +59,55 @@ at::Tensor both_halves(const at::Tensor& a) {
 
 }  // namespace
 
-void SwigluFfn::check(const at::Tensor& x, const Weights& w) {
+void GatedFfn::check(const at::Tensor& x, const Weights& w) {
   check_floating(kName, "x", x);
-  TORCH_CHECK(x.dim() >= 1, "fusedact.swiglu_ffn: x must have at least one dim (its features), got a 0-D tensor");
+  TORCH_CHECK(x.dim() >= 1, "fusedact.gated_ffn: x must have at least one dim (its features), got a 0-D tensor");
   for (const auto& [name, t] : {std::pair{"w_gate", w.w_gate}, {"w_up", w.w_up}, {"w_down", w.w_down},
                                 {"b_gate", w.b_gate}, {"b_up", w.b_up}, {"b_down", w.b_down}}) {
     if (t.defined()) check_like_x(x, name, t);
   }
   const c10::SymInt in = x.sym_size(-1);
-  TORCH_CHECK(w.w_gate.dim() == 2 && w.w_gate.sym_size(1) == in, "fusedact.swiglu_ffn: w_gate has shape ",
+  TORCH_CHECK(w.w_gate.dim() == 2 && w.w_gate.sym_size(1) == in, "fusedact.gated_ffn: w_gate has shape ",
               w.w_gate.sym_sizes(), " but x has ", in, " features; expected [hidden, ", in, "] (as nn.Linear stores it)");
   const c10::SymInt hidden = w.w_gate.sym_size(0);
-  TORCH_CHECK(w.w_up.sym_sizes() == w.w_gate.sym_sizes(), "fusedact.swiglu_ffn: w_up has shape ", w.w_up.sym_sizes(),
+  TORCH_CHECK(w.w_up.sym_sizes() == w.w_gate.sym_sizes(), "fusedact.gated_ffn: w_up has shape ", w.w_up.sym_sizes(),
               " but w_gate has shape ", w.w_gate.sym_sizes());
-  TORCH_CHECK(w.w_down.dim() == 2 && w.w_down.sym_size(1) == hidden, "fusedact.swiglu_ffn: w_down has shape ",
+  TORCH_CHECK(w.w_down.dim() == 2 && w.w_down.sym_size(1) == hidden, "fusedact.gated_ffn: w_down has shape ",
               w.w_down.sym_sizes(), "; expected [out, ", hidden, "], the hidden size of w_gate");
   check_bias(w.b_gate, "b_gate", hidden, "hidden");
   check_bias(w.b_up, "b_up", hidden, "hidden");
   check_bias(w.b_down, "b_down", w.w_down.sym_size(0), "out");
 }
 
-bool SwigluFfn::packed(const at::Tensor& a, const at::Tensor& b) {
+GatedFfn::Activation GatedFfn::activation(c10::string_view name) {
+  if (name == "silu") return Activation::kSilu;
+  if (name == "gelu") return Activation::kGelu;
+  if (name == "gelu_tanh") return Activation::kGeluTanh;
+  if (name == "relu") return Activation::kRelu;
+  if (name == "quick_gelu") return Activation::kQuickGelu;
+  TORCH_CHECK(false, "fusedact.gated_ffn: activation must be 'silu', 'gelu', 'gelu_tanh', 'relu' or 'quick_gelu', got '",
+              name, "'");
+}
+
+at::Tensor GatedFfn::gated(const at::Tensor& gate_up, Activation act) {
+  return with_glu(act, [&]<class Op>(std::type_identity<Op>, auto... params) {
+    return fusedact::op<typename GluFamily<Op>::Split>().call(gate_up, -1, params...);
+  });
+}
+
+at::Tensor GatedFfn::gated_backward(const at::Tensor& grad_hidden, const at::Tensor& gate_up, Activation act) {
+  return with_glu(act, [&]<class Op>(std::type_identity<Op>, auto... params) {
+    return fusedact::op<typename GluFamily<Op>::SplitBackward>().call(grad_hidden, gate_up, -1, params...);
+  });
+}
+
+bool GatedFfn::packed(const at::Tensor& a, const at::Tensor& b) {
   return a.defined() && b.defined() && a.has_storage() && b.has_storage() && a.is_contiguous() &&
          b.is_contiguous() && a.storage().is_alias_of(b.storage()) &&
          b.sym_storage_offset() == a.sym_storage_offset() + a.sym_numel();
 }
 
-at::Tensor SwigluFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
+at::Tensor GatedFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
   const c10::SymInt hidden = w.w_gate.sym_size(0);
   auto project = [&](const at::Tensor& weight, const at::Tensor& bias) {
     return bias.defined() ? at::addmm(bias, x2d, weight.t()) : at::mm(x2d, weight.t());
@@ -106,33 +141,35 @@ at::Tensor SwigluFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
   return out;
 }
 
-at::Tensor SwigluFfn::output(const at::Tensor& x, const at::Tensor& gate_up, const Weights& w) {
-  const at::Tensor hidden = fusedact::op<SwiGlu::Split>().call(gate_up, -1);
-  const at::Tensor out = w.b_down.defined() ? at::addmm(w.b_down, hidden, w.w_down.t()) : at::mm(hidden, w.w_down.t());
+at::Tensor GatedFfn::output(const at::Tensor& x, const at::Tensor& gate_up, const Weights& w, Activation act) {
+  const at::Tensor h = gated(gate_up, act);
+  const at::Tensor out = w.b_down.defined() ? at::addmm(w.b_down, h, w.w_down.t()) : at::mm(h, w.w_down.t());
   return out.view_symint(with_last(x, w.w_down.sym_size(0)));
 }
 
-at::Tensor SwigluFfn::forward(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
+at::Tensor GatedFfn::forward(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
                               const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
-                              const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down) {
+                             const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down,
+                             c10::string_view activation) {
   const Weights w{w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()),
                   b_down.value_or(at::Tensor())};
+  const Activation act = GatedFfn::activation(activation);
   check(x, w);
-  return output(x, gate_up(flatten(x), w), w);
+  return output(x, gate_up(flatten(x), w), w, act);
 }
 
-SwigluFfn::Grads SwigluFfn::backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& gate_up,
-                                     const Weights& w, const std::array<bool, 7>& needs) {
+GatedFfn::Grads GatedFfn::backward(const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& gate_up,
+                                   const Weights& w, Activation act, const std::array<bool, 7>& needs) {
   const auto [need_x, need_w_gate, need_w_up, need_w_down, need_b_gate, need_b_up, need_b_down] = needs;
   const c10::SymInt hidden = w.w_gate.sym_size(0);
   const at::Tensor grad2d = flatten(grad_out);
   Grads grads;
-  if (need_w_down) grads.w_down = at::mm(grad2d.t(), fusedact::op<SwiGlu::Split>().call(gate_up, -1));  // recomputed
+  if (need_w_down) grads.w_down = at::mm(grad2d.t(), gated(gate_up, act));  // recomputed
   if (need_b_down) grads.b_down = grad2d.sum(0);
   if (!(need_x || need_w_gate || need_w_up || need_b_gate || need_b_up)) return grads;
 
   // One fused kernel: the hidden gradient into the gate and up gradients, side by side.
-  const at::Tensor grad_gate_up = fusedact::op<SwiGlu::SplitBackward>().call(at::mm(grad2d, w.w_down), gate_up, -1);
+  const at::Tensor grad_gate_up = gated_backward(at::mm(grad2d, w.w_down), gate_up, act);
   const at::Tensor grad_gate = gate_half(grad_gate_up, hidden), grad_up = up_half(grad_gate_up, hidden);
   const bool packed_weights = packed(w.w_gate, w.w_up);
   const at::Tensor x2d = flatten(x);
@@ -154,6 +191,6 @@ SwigluFfn::Grads SwigluFfn::backward(const at::Tensor& grad_out, const at::Tenso
   return grads;
 }
 
-TORCH_LIBRARY_IMPL(fusedact, CompositeExplicitAutograd, m) { m.impl(SwigluFfn::kName, &SwigluFfn::forward); }
+TORCH_LIBRARY_IMPL(fusedact, CompositeExplicitAutograd, m) { m.impl(GatedFfn::kName, &GatedFfn::forward); }
 
 }  // namespace fusedact

@@ -225,3 +225,19 @@ def test_coverage_command_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "| LLaMA | 2 | 2 | - | 2 | 2 | equal" in out
     assert "| resnet18 |" in out
+
+
+def test_fused_blocks_compile_fullgraph():
+    """A converted Gemma (its blocks fused, activations replaced) under torch.compile: one
+    graph per block, and the unconverted model's numbers."""
+    config = transformers.GemmaConfig(head_dim=8, **coverage._DECODER)
+    torch.manual_seed(0)
+    model = transformers.GemmaForCausalLM(config).eval()
+    reference = copy.deepcopy(model)
+    fusedact.convert(model, ffn=True)
+    x = torch.randn(2, 8, config.hidden_size)
+    torch._dynamo.reset()
+    compiled = torch.compile(model.model.layers[0].mlp, fullgraph=True)
+    torch.testing.assert_close(compiled(x), reference.model.layers[0].mlp(x))
+    ids = torch.randint(0, coverage.VOCAB, (2, 8))
+    torch.testing.assert_close(torch.compile(model)(ids).logits, reference(ids).logits)

@@ -85,12 +85,12 @@ def main(argv=None) -> int:
             print(f"skipped {name}")
         if "transformers" not in " ".join(skipped) and not args.models:
             m = coverage_module.llama_training_memory()
-            ratio = m["converted_saved_bytes"] / m["unconverted_saved_bytes"]
-            print(
-                f"LLaMA training step ({m['config']}): loss {m['converted_loss']:.6f} converted, "
-                f"{m['unconverted_loss']:.6f} not; kept for backward {m['converted_saved_bytes'] / 2**20:.1f} MiB "
-                f"converted, {m['unconverted_saved_bytes'] / 2**20:.1f} MiB not ({ratio:.0%})"
-            )
+            print(f"LLaMA training step ({m['config']}), converted / unconverted:")
+            print(f"  loss {m['converted_loss']:.6f} / {m['unconverted_loss']:.6f}")
+            for what, key in (("kept for backward", "saved"), ("peak memory", "peak")):
+                ours, theirs = m[f"converted_{key}_bytes"], m[f"unconverted_{key}_bytes"]
+                if ours is not None:
+                    print(f"  {what} {ours / 2**20:.1f} MiB / {theirs / 2**20:.1f} MiB ({ours / theirs:.0%})")
         return 0 if all(r.equal for r in rows) else 1
     return 0
 

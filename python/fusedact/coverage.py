@@ -315,12 +315,26 @@ def run(names: list[str] | None = None, ffn: bool = True) -> tuple[list[Coverage
     return rows, skipped
 
 
+def _peak_bytes(step: Callable, model: torch.nn.Module) -> int | None:
+    """The peak of the memory step() holds on the model's device (weights, gradients,
+    activations, temporaries), as torch's MemTracker counts it; None where it is missing."""
+    try:
+        from torch.distributed._tools.mem_tracker import MemTracker
+    except ImportError:
+        return None
+    tracker = MemTracker()
+    tracker.track_external(model)
+    with tracker:
+        step()
+    return sum(device["Total"] for device in tracker.get_tracker_snapshot("peak").values())
+
+
 def llama_training_memory(
     hidden: int = 256, intermediate: int = 688, layers: int = 4, batch: int = 4, tokens: int = 256
 ) -> dict:
-    """A training step (forward + backward) of a LLaMA from a config of these sizes, converted
-    with ffn=True and not: the loss of each, and the bytes autograd keeps for backward
-    (weights left out), which set the step's peak memory beyond the weights."""
+    """A training step (forward + backward) of a LLaMA from a config of these sizes, float32,
+    converted with ffn=True and not: the loss of each, the bytes autograd keeps for backward
+    (weights left out) and the step's peak memory."""
     import transformers
 
     from .bench import saved_tensor_bytes
@@ -343,4 +357,7 @@ def llama_training_memory(
         weights = list(m.parameters())
         result[f"{key}_saved_bytes"] = saved_tensor_bytes(lambda m=m: m(ids, labels=ids).loss, exclude=weights)
         result[f"{key}_loss"] = m(ids, labels=ids).loss.item()
+        m.zero_grad(set_to_none=True)
+        result[f"{key}_peak_bytes"] = _peak_bytes(lambda m=m: m(ids, labels=ids).loss.backward(), m)
+        m.zero_grad(set_to_none=True)
     return result

@@ -85,6 +85,10 @@ sanitizer_step() {  # sanitizer_step TOOL
 bench_step() {
     "$PYTHON" -m fusedact bench --device cuda --sizes "${BENCH_SIZES:-64M}" \
         --dtypes "${BENCH_DTYPES:-float32,bfloat16}" --json "$stem.json"
+    # The chart beside the table, where matplotlib is installed.
+    if "$PYTHON" -c "import matplotlib" 2>/dev/null; then
+        "$PYTHON" -m fusedact plot-bench "$stem.json"
+    fi
 }
 
 run_step build build_step

@@ -30,9 +30,9 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-# transformers and timm: test extras, not dependencies (the tests convert their models and
-# compare gated_ffn with their feed-forward blocks).
-python -m pip install -q "$TORCH_SPEC" numpy pytest expecttest hypothesis transformers timm "cmake>=3.26" ninja setuptools wheel
+# transformers, timm and matplotlib: test extras, not dependencies (the tests convert their
+# models, compare gated_ffn with their feed-forward blocks and draw the figures).
+python -m pip install -q "$TORCH_SPEC" numpy pytest expecttest hypothesis transformers timm matplotlib "cmake>=3.26" ninja setuptools wheel
 
 if ! python -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-8.0;9.0}

@@ -1,4 +1,4 @@
-"""Command line: python -m fusedact info | bench | coverage."""
+"""Command line: python -m fusedact info | bench | coverage | plot | plot-bench."""
 
 import argparse
 import json
@@ -27,12 +27,20 @@ def main(argv=None) -> int:
     )
     bench.add_argument("--min-time", type=float, default=0.02, help="seconds one measurement lasts at least")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--plot", metavar="FILE", help="also draw the speedups (PNG, or SVG by its suffix; matplotlib)")
     bench.add_argument(
         "--fresh-pages",
         action="store_true",
         help="on the CPU, leave glibc returning large freed blocks to the OS (by default freed memory is "
         "reused, so that large outputs do not measure the kernel zeroing fresh pages)",
     )
+    plot = sub.add_parser("plot", help="draw every activation and its derivative, fusedact's over torch's")
+    plot.add_argument("--ops", help="comma-separated op names (default: all)")
+    plot.add_argument("--out", default=".", help="folder of the figures (default: %(default)s)")
+    plot.add_argument("--format", choices=["png", "svg"], default="png")
+    plot_bench = sub.add_parser("plot-bench", help="draw the speedups of a bench --json file")
+    plot_bench.add_argument("json", help="the file python -m fusedact bench --json wrote")
+    plot_bench.add_argument("--out", help="the chart (default: the JSON's name with .png)")
     coverage = sub.add_parser(
         "coverage",
         help="convert transformers and timm models built from tiny configs; print what was replaced and fused, "
@@ -74,6 +82,21 @@ def main(argv=None) -> int:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(info, f, indent=1)
+        if args.plot:
+            from .plot import plot_bench
+
+            print(f"wrote {plot_bench(info, args.plot)}")
+    elif args.command == "plot":
+        from .plot import plot_curves
+
+        for path in plot_curves(args.ops.split(",") if args.ops else None, args.out, args.format):
+            print(f"wrote {path}")
+    elif args.command == "plot-bench":
+        from pathlib import Path
+
+        from .plot import plot_bench
+
+        print(f"wrote {plot_bench(args.json, args.out or str(Path(args.json).with_suffix('.png')))}")
     elif args.command == "coverage":
         from . import coverage as coverage_module
 

@@ -17,9 +17,10 @@ def bench(*args):
 
 
 def test_bench_table_and_json(tmp_path):
-    out = tmp_path / "bench.json"
-    run = bench("--ops", "relu,prelu,softmax", "--dtypes", "float32,bfloat16", "--json", str(out))
+    out, chart = tmp_path / "bench.json", tmp_path / "bench.svg"
+    run = bench("--ops", "relu,prelu,softmax", "--dtypes", "float32,bfloat16", "--json", str(out), "--plot", str(chart))
     assert run.returncode == 0, run.stderr
+    assert "<svg" in chart.read_text() and f"wrote {chart}" in run.stdout
     doc = json.loads(out.read_text())
     assert {"device", "torch", "threads", "cpu_isa", "results"} <= doc.keys()
     cases = [(r["op"], r["dtype"], r["numel"], r["pass"]) for r in doc["results"]]

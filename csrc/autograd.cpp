@@ -210,7 +210,8 @@ struct ChannelParamAutograd {
       const auto saved = ctx->get_saved_variables();
       at::Tensor grad_input, grad_param;
       if (ctx->needs_input_grad(0)) grad_input = op<typename Family::Backward>().call(grads[0], saved[0], saved[1]);
-      if (ctx->needs_input_grad(1)) grad_param = op<typename Family::ParamBackward>().call(grads[0], saved[0], saved[1]);
+      if (ctx->needs_input_grad(1))
+        grad_param = op<typename Family::ParamBackward>().call(grads[0], saved[0], saved[1]);
       return {grad_input, grad_param};
     }
   };
@@ -473,14 +474,18 @@ namespace {
 struct GatedFfnAutograd : torch::autograd::Function<GatedFfnAutograd> {
   static constexpr bool is_traceable = true;
 
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_gate,
-                            const at::Tensor& w_up, const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
+                            const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
                             const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down,
                             const std::string& activation) {
     at::AutoDispatchBelowADInplaceOrView guard;
     const GatedFfn::Activation act = GatedFfn::activation(activation);
-    const GatedFfn::Weights w{w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()),
-                               b_down.value_or(at::Tensor())};
+    const GatedFfn::Weights w{w_gate,
+                              w_up,
+                              w_down,
+                              b_gate.value_or(at::Tensor()),
+                              b_up.value_or(at::Tensor()),
+                              b_down.value_or(at::Tensor())};
     GatedFfn::check(x, w);
     const at::Tensor gate_up = GatedFfn::gate_up(GatedFfn::flatten(x), w);
     ctx->save_for_backward({x, gate_up, w_gate, w_up, w_down, w.b_gate, w.b_up});

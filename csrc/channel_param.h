@@ -74,8 +74,8 @@ struct ChannelParamFamily {
                 " but input is ", self.scalar_type());
     TORCH_CHECK(param.device() == self.device(), "fusedact.", op, ": ", name, " is on ", param.device(),
                 " but input is on ", self.device());
-    TORCH_CHECK(param.dim() <= 1, "fusedact.", op, ": ", name, " must be a scalar or a 1-D tensor, got ",
-                param.dim(), " dimensions");
+    TORCH_CHECK(param.dim() <= 1, "fusedact.", op, ": ", name, " must be a scalar or a 1-D tensor, got ", param.dim(),
+                " dimensions");
     if (param.sym_numel() == 1) return param.reshape({});
     TORCH_CHECK(self.dim() >= 2, "fusedact.", op, ": ", name, " has ", param.sym_numel(), " elements but a ",
                 self.dim(), "-D input has a single channel");
@@ -113,8 +113,8 @@ struct ChannelParamFamily {
       if (self.numel() == 0) return out.zero_().view(param.sizes());
       const int64_t rows = per_channel ? self.size(0) : 1;
       const auto tiling = ChannelTiling::make(rows, channels, self.numel() / (rows * channels));
-      Backend::channel_grad(tiling, grad.contiguous(), self.contiguous(), param.reshape({channels}).contiguous(),
-                            out, ParamGradFn<Math>{});
+      Backend::channel_grad(tiling, grad.contiguous(), self.contiguous(), param.reshape({channels}).contiguous(), out,
+                            ParamGradFn<Math>{});
       return out.view(param.sizes());
     }
   };

@@ -17,11 +17,16 @@ template <class F>
 decltype(auto) with_glu(GatedFfn::Activation act, F&& f) {
   using A = GatedFfn::Activation;
   switch (act) {
-    case A::kSilu: return f(std::type_identity<SwigluOp>{});
-    case A::kGelu: return f(std::type_identity<GegluOp>{}, c10::string_view("none"));
-    case A::kGeluTanh: return f(std::type_identity<GegluOp>{}, c10::string_view("tanh"));
-    case A::kRelu: return f(std::type_identity<RegluOp>{});
-    case A::kQuickGelu: return f(std::type_identity<QuickGeluGluOp>{});
+    case A::kSilu:
+      return f(std::type_identity<SwigluOp>{});
+    case A::kGelu:
+      return f(std::type_identity<GegluOp>{}, c10::string_view("none"));
+    case A::kGeluTanh:
+      return f(std::type_identity<GegluOp>{}, c10::string_view("tanh"));
+    case A::kRelu:
+      return f(std::type_identity<RegluOp>{});
+    case A::kQuickGelu:
+      return f(std::type_identity<QuickGeluGluOp>{});
   }
   TORCH_INTERNAL_ASSERT(false, "fusedact.gated_ffn: unknown activation");
 }
@@ -34,8 +39,8 @@ std::vector<c10::SymInt> with_last(const at::Tensor& x, const c10::SymInt& last)
 
 void check_like_x(const at::Tensor& x, const char* name, const at::Tensor& t) {
   check_floating(GatedFfn::kName, name, t);
-  TORCH_CHECK(t.scalar_type() == x.scalar_type(), "fusedact.gated_ffn: ", name, " is ", t.scalar_type(),
-              " but x is ", x.scalar_type());
+  TORCH_CHECK(t.scalar_type() == x.scalar_type(), "fusedact.gated_ffn: ", name, " is ", t.scalar_type(), " but x is ",
+              x.scalar_type());
   TORCH_CHECK(t.device() == x.device(), "fusedact.gated_ffn: ", name, " is on ", t.device(), " but x is on ",
               x.device());
 }
@@ -62,13 +67,18 @@ at::Tensor both_halves(const at::Tensor& a) {
 void GatedFfn::check(const at::Tensor& x, const Weights& w) {
   check_floating(kName, "x", x);
   TORCH_CHECK(x.dim() >= 1, "fusedact.gated_ffn: x must have at least one dim (its features), got a 0-D tensor");
-  for (const auto& [name, t] : {std::pair{"w_gate", w.w_gate}, {"w_up", w.w_up}, {"w_down", w.w_down},
-                                {"b_gate", w.b_gate}, {"b_up", w.b_up}, {"b_down", w.b_down}}) {
+  for (const auto& [name, t] : {std::pair{"w_gate", w.w_gate},
+                                {"w_up", w.w_up},
+                                {"w_down", w.w_down},
+                                {"b_gate", w.b_gate},
+                                {"b_up", w.b_up},
+                                {"b_down", w.b_down}}) {
     if (t.defined()) check_like_x(x, name, t);
   }
   const c10::SymInt in = x.sym_size(-1);
   TORCH_CHECK(w.w_gate.dim() == 2 && w.w_gate.sym_size(1) == in, "fusedact.gated_ffn: w_gate has shape ",
-              w.w_gate.sym_sizes(), " but x has ", in, " features; expected [hidden, ", in, "] (as nn.Linear stores it)");
+              w.w_gate.sym_sizes(), " but x has ", in, " features; expected [hidden, ", in,
+              "] (as nn.Linear stores it)");
   const c10::SymInt hidden = w.w_gate.sym_size(0);
   TORCH_CHECK(w.w_up.sym_sizes() == w.w_gate.sym_sizes(), "fusedact.gated_ffn: w_up has shape ", w.w_up.sym_sizes(),
               " but w_gate has shape ", w.w_gate.sym_sizes());
@@ -85,8 +95,9 @@ GatedFfn::Activation GatedFfn::activation(c10::string_view name) {
   if (name == "gelu_tanh") return Activation::kGeluTanh;
   if (name == "relu") return Activation::kRelu;
   if (name == "quick_gelu") return Activation::kQuickGelu;
-  TORCH_CHECK(false, "fusedact.gated_ffn: activation must be 'silu', 'gelu', 'gelu_tanh', 'relu' or 'quick_gelu', got '",
-              name, "'");
+  TORCH_CHECK(false,
+              "fusedact.gated_ffn: activation must be 'silu', 'gelu', 'gelu_tanh', 'relu' or 'quick_gelu', got '", name,
+              "'");
 }
 
 at::Tensor GatedFfn::gated(const at::Tensor& gate_up, Activation act) {
@@ -102,9 +113,8 @@ at::Tensor GatedFfn::gated_backward(const at::Tensor& grad_hidden, const at::Ten
 }
 
 bool GatedFfn::packed(const at::Tensor& a, const at::Tensor& b) {
-  return a.defined() && b.defined() && a.has_storage() && b.has_storage() && a.is_contiguous() &&
-         b.is_contiguous() && a.storage().is_alias_of(b.storage()) &&
-         b.sym_storage_offset() == a.sym_storage_offset() + a.sym_numel();
+  return a.defined() && b.defined() && a.has_storage() && b.has_storage() && a.is_contiguous() && b.is_contiguous() &&
+         a.storage().is_alias_of(b.storage()) && b.sym_storage_offset() == a.sym_storage_offset() + a.sym_numel();
 }
 
 at::Tensor GatedFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
@@ -114,15 +124,15 @@ at::Tensor GatedFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
   };
   if (packed(w.w_gate, w.w_up)) {
     const at::Tensor weight = both_halves(w.w_gate);
-    const at::Tensor bias = !w.b_gate.defined()          ? at::Tensor()
+    const at::Tensor bias = !w.b_gate.defined()        ? at::Tensor()
                             : packed(w.b_gate, w.b_up) ? both_halves(w.b_gate)
                                                        : at::cat({w.b_gate, w.b_up});
     return project(weight, bias);
   }
-  const bool recorded = at::GradMode::is_enabled() && (x2d.requires_grad() || w.w_gate.requires_grad() ||
-                                                       w.w_up.requires_grad() ||
-                                                       (w.b_gate.defined() && w.b_gate.requires_grad()) ||
-                                                       (w.b_up.defined() && w.b_up.requires_grad()));
+  const bool recorded =
+      at::GradMode::is_enabled() &&
+      (x2d.requires_grad() || w.w_gate.requires_grad() || w.w_up.requires_grad() ||
+       (w.b_gate.defined() && w.b_gate.requires_grad()) || (w.b_up.defined() && w.b_up.requires_grad()));
   // A tensor subclass (DTensor) runs each ATen op itself and has no say in a plain buffer
   // written through out=.
   const bool subclass = x2d.key_set().has(c10::DispatchKey::Python);
@@ -130,8 +140,8 @@ at::Tensor GatedFfn::gate_up(const at::Tensor& x2d, const Weights& w) {
     return at::cat({project(w.w_gate, w.b_gate), project(w.w_up, w.b_up)}, -1);
   }
   at::Tensor out = at::empty_symint({x2d.sym_size(0), 2 * hidden}, x2d.options());
-  for (auto [half, weight, bias] : {std::tuple{gate_half(out, hidden), w.w_gate, w.b_gate},
-                                    std::tuple{up_half(out, hidden), w.w_up, w.b_up}}) {
+  for (auto [half, weight, bias] :
+       {std::tuple{gate_half(out, hidden), w.w_gate, w.b_gate}, std::tuple{up_half(out, hidden), w.w_up, w.b_up}}) {
     if (bias.defined()) {
       at::addmm_out(half, bias, x2d, weight.t());
     } else {
@@ -148,11 +158,11 @@ at::Tensor GatedFfn::output(const at::Tensor& x, const at::Tensor& gate_up, cons
 }
 
 at::Tensor GatedFfn::forward(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up,
-                              const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
+                             const at::Tensor& w_down, const std::optional<at::Tensor>& b_gate,
                              const std::optional<at::Tensor>& b_up, const std::optional<at::Tensor>& b_down,
                              c10::string_view activation) {
-  const Weights w{w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()),
-                  b_down.value_or(at::Tensor())};
+  const Weights w{
+      w_gate, w_up, w_down, b_gate.value_or(at::Tensor()), b_up.value_or(at::Tensor()), b_down.value_or(at::Tensor())};
   const Activation act = GatedFfn::activation(activation);
   check(x, w);
   return output(x, gate_up(flatten(x), w), w, act);

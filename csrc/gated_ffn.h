@@ -2,11 +2,11 @@
 //   out = (act(x W_gate^T + b_gate) * (x W_up^T + b_up)) W_down^T + b_down,
 // weights laid out as nn.Linear stores them, act one of silu (SwiGLU: LLaMA, Mistral, Qwen),
 // gelu, gelu_tanh (GeGLU: Gemma, T5 v1.1), relu (ReGLU) or quick_gelu. The GEMMs go through
-// ATen (cuBLAS, the CPU BLAS); the element-wise work is the fused split GLU kernels of act. The gate and up projections land in the
-// two halves of one [tokens, 2 * hidden] buffer: one GEMM when w_gate and w_up are the halves
-// of one packed tensor, else two GEMMs writing into the halves. Backward needs only x and that
-// buffer: the hidden activation is recomputed, and one fused kernel turns the hidden gradient
-// into the gate and up gradients, side by side in one buffer again.
+// ATen (cuBLAS, the CPU BLAS); the element-wise work is the fused split GLU kernels of act. The gate and up projections
+// land in the two halves of one [tokens, 2 * hidden] buffer: one GEMM when w_gate and w_up are the halves of one packed
+// tensor, else two GEMMs writing into the halves. Backward needs only x and that buffer: the hidden activation is
+// recomputed, and one fused kernel turns the hidden gradient into the gate and up gradients, side by side in one buffer
+// again.
 #pragma once
 
 #include "glu.h"
@@ -38,10 +38,9 @@ struct GatedFfn {
   };
 
   static const auto& op() {
-    static const auto op =
-        find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                           const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
-                           const std::optional<at::Tensor>&, c10::string_view)>(kName);
+    static const auto op = find_op<at::Tensor(
+        const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
+        const std::optional<at::Tensor>&, const std::optional<at::Tensor>&, c10::string_view)>(kName);
     return op;
   }
 

@@ -300,8 +300,7 @@ using PointwiseOps =
              SoftplusOp, HardtanhOp, Relu6Op, HardsigmoidOp, HardswishOp, CeluOp, LogSigmoidOp, SoftsignOp,
              TanhshrinkOp, ShrinkOp<false>, ShrinkOp<true>, ThresholdOp, ReluSquaredOp>;
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
-using GluOps =
-    TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, QuickGeluGluOp, SigmoidGluOp, ClampedSwigluOp>;
+using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, QuickGeluGluOp, SigmoidGluOp, ClampedSwigluOp>;
 using RandomSlopeOps = TypeList<RreluOp>;
 using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
 

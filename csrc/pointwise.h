@@ -9,8 +9,8 @@
 // const Fn&)`, which applies a kernel functor (functors.h) element-wise.
 #pragma once
 
-#include "functors.h"
 #include "family.h"
+#include "functors.h"
 #include "ops.h"
 
 #include <ATen/TensorIterator.h>
@@ -38,18 +38,17 @@ inline bool supported_dtype(at::ScalarType dtype) {
 inline void check_floating(const char* op, const char* arg, const at::Tensor& t) {
   TORCH_CHECK(t.defined(), "fusedact.", op, ": ", arg, " is an undefined tensor");
   TORCH_CHECK(supported_dtype(t.scalar_type()), "fusedact.", op, ": expected ", arg,
-              " to be a floating-point tensor of float32, float64, float16 or bfloat16, got ",
-              t.scalar_type());
+              " to be a floating-point tensor of float32, float64, float16 or bfloat16, got ", t.scalar_type());
 }
 
 // grad_output and the saved tensor of a backward op: same shape, dtype and device.
 inline void check_backward_args(const std::string& op, const at::Tensor& grad, const at::Tensor& saved) {
   check_floating(op.c_str(), "grad_output", grad);
   check_floating(op.c_str(), "the saved tensor", saved);
-  TORCH_CHECK(grad.sym_sizes() == saved.sym_sizes(), "fusedact.", op, ": grad_output has shape ",
-              grad.sym_sizes(), " but the saved tensor has shape ", saved.sym_sizes());
-  TORCH_CHECK(grad.scalar_type() == saved.scalar_type(), "fusedact.", op, ": grad_output is ",
-              grad.scalar_type(), " but the saved tensor is ", saved.scalar_type());
+  TORCH_CHECK(grad.sym_sizes() == saved.sym_sizes(), "fusedact.", op, ": grad_output has shape ", grad.sym_sizes(),
+              " but the saved tensor has shape ", saved.sym_sizes());
+  TORCH_CHECK(grad.scalar_type() == saved.scalar_type(), "fusedact.", op, ": grad_output is ", grad.scalar_type(),
+              " but the saved tensor is ", saved.scalar_type());
   TORCH_CHECK(grad.device() == saved.device(), "fusedact.", op, ": grad_output is on ", grad.device(),
               " but the saved tensor is on ", saved.device());
 }

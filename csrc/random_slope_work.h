@@ -92,8 +92,8 @@ C10_HOST_DEVICE C10_ALWAYS_INLINE void group(int64_t g, const Args<scalar_t, kIn
     if constexpr (kInputs == 1) {
       args.out[i] = static_cast<scalar_t>(fn(u, static_cast<opmath_t>(args.in[0][i])));
     } else {
-      args.out[i] = static_cast<scalar_t>(
-          fn(u, static_cast<opmath_t>(args.in[0][i]), static_cast<opmath_t>(args.in[1][i])));
+      args.out[i] =
+          static_cast<scalar_t>(fn(u, static_cast<opmath_t>(args.in[0][i]), static_cast<opmath_t>(args.in[1][i])));
     }
   }
 }

@@ -78,9 +78,9 @@ struct SoftmaxFamily {
     static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
       const at::ScalarType dtype = result_dtype(self, half_to_float);
       const bool convert_first = half_to_float && !Backend::kSoftmaxHalfToFloat;
-      const at::Tensor in =
-          convert_first ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
-                        : self.contiguous();
+      const at::Tensor in = convert_first
+                                ? self.to(dtype, /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous)
+                                : self.contiguous();
       at::Tensor out = empty_contiguous(in, dtype);
       const RowLayout rows = layout(in, dim);
       if (in.numel() > 0) Backend::template softmax<Math>(in, out, rows);

@@ -15,10 +15,10 @@
 
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/detail/OffsetCalculator.cuh>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <ATen/cuda/detail/OffsetCalculator.cuh>
 
 #include <algorithm>
 #include <array>
@@ -30,8 +30,7 @@ namespace {
 template <int kVec, class scalar_t, int kInputs, int kOutputs, class Fn>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     contiguous_kernel(ContiguousArgs<scalar_t, kInputs, kOutputs> args, int64_t n, Fn fn) {
-  contiguous_thread<kVec>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x, int64_t{gridDim.x} * blockDim.x, args, n,
-                          fn);
+  contiguous_thread<kVec>(blockIdx.x * int64_t{blockDim.x} + threadIdx.x, int64_t{gridDim.x} * blockDim.x, args, n, fn);
 }
 
 template <class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
@@ -179,8 +178,8 @@ void launch(at::TensorIteratorBase& iter, const Fn& fn) {
     const int64_t n = iter.numel();
     if (aligned) {
       constexpr int kVec = kVecSize<scalar_t>;
-      contiguous_kernel<kVec><<<grid_size(n / (kVec * kUnroll) + 1, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
-          args, n, fn);
+      contiguous_kernel<kVec>
+          <<<grid_size(n / (kVec * kUnroll) + 1, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(args, n, fn);
     } else {
       contiguous_kernel<1><<<grid_size(n / kUnroll + 1, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(args, n, fn);
     }

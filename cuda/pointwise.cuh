@@ -83,7 +83,7 @@ C10_HOST_DEVICE C10_ALWAYS_INLINE void store_outputs(const Result& result, const
 template <class scalar_t, int kVec, int kInputs, int kOutputs, class Fn>
 C10_HOST_DEVICE C10_ALWAYS_INLINE void apply_packs(const Fn& fn, const Pack<scalar_t, kVec> (&in)[kInputs],
                                                    Pack<scalar_t, kVec> (&out)[kOutputs]) {
-FUSEDACT_UNROLL
+  FUSEDACT_UNROLL
   for (int j = 0; j < kVec; ++j) {
     const auto result = apply<scalar_t>(fn, [&](size_t k) { return in[k].v[j]; }, std::make_index_sequence<kInputs>{});
     store_outputs<scalar_t, kOutputs>(result, [&](int k, scalar_t v) { out[k].v[j] = v; });
@@ -97,27 +97,28 @@ FUSEDACT_UNROLL
 // kVec > 1 requires every pointer to be 16-byte aligned; kVec = 1 has no requirement.
 template <int kVec, class scalar_t, int kInputs, int kOutputs, class Fn>
 C10_HOST_DEVICE void contiguous_thread(int64_t thread, int64_t nthreads,
-                                       const ContiguousArgs<scalar_t, kInputs, kOutputs>& args, int64_t n, const Fn& fn) {
+                                       const ContiguousArgs<scalar_t, kInputs, kOutputs>& args, int64_t n,
+                                       const Fn& fn) {
   static_assert(kOutputs == kOutputsOf<Fn>, "the launch and the functor disagree on the number of outputs");
   using P = Pack<scalar_t, kVec>;
   const int64_t npacks = n / kVec;
   for (int64_t base = thread; base < npacks; base += nthreads * kUnroll) {
     P in[kUnroll][kInputs] = {};
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t p = base + u * nthreads;
       if (p < npacks) {
-FUSEDACT_UNROLL
+        FUSEDACT_UNROLL
         for (int k = 0; k < kInputs; ++k) in[u][k] = reinterpret_cast<const P*>(args.in[k])[p];
       }
     }
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t p = base + u * nthreads;
       if (p < npacks) {
         P out[kOutputs];
         detail::apply_packs(fn, in[u], out);
-FUSEDACT_UNROLL
+        FUSEDACT_UNROLL
         for (int k = 0; k < kOutputs; ++k) reinterpret_cast<P*>(args.out[k])[p] = out[k];
       }
     }
@@ -164,8 +165,8 @@ struct RowArgs {
 // 16-byte aligned address; kVec = 1 has no requirement.
 template <int kVec, class scalar_t, int kInputs, int kOutputs, class Offsets, class Fn>
 C10_HOST_DEVICE void rows_thread(int64_t col_thread, int64_t ncol_threads, int64_t row_thread, int64_t nrow_threads,
-                                 const RowArgs<scalar_t, kInputs, kOutputs>& args, const Offsets& offsets,
-                                 int64_t rows, int64_t row_len, const Fn& fn) {
+                                 const RowArgs<scalar_t, kInputs, kOutputs>& args, const Offsets& offsets, int64_t rows,
+                                 int64_t row_len, const Fn& fn) {
   static_assert(kOutputs == kOutputsOf<Fn>, "the launch and the functor disagree on the number of outputs");
   using P = Pack<scalar_t, kVec>;
   const int64_t npacks = row_len / kVec;
@@ -174,42 +175,42 @@ C10_HOST_DEVICE void rows_thread(int64_t col_thread, int64_t ncol_threads, int64
     scalar_t* out[kOutputs];
     const scalar_t* in[kInputs];
     P splat[kInputs];
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int k = 0; k < kOutputs; ++k) out[k] = reinterpret_cast<scalar_t*>(args.data[k] + offset[k]);
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int k = 0; k < kInputs; ++k) {
       in[k] = reinterpret_cast<const scalar_t*>(args.data[kOutputs + k] + offset[kOutputs + k]);
       if (args.broadcast[k]) {
-FUSEDACT_UNROLL
+        FUSEDACT_UNROLL
         for (int j = 0; j < kVec; ++j) splat[k].v[j] = in[k][0];
       }
     }
     for (int64_t base = col_thread; base < npacks; base += ncol_threads * kUnroll) {
       P packs[kUnroll][kInputs] = {};
-FUSEDACT_UNROLL
+      FUSEDACT_UNROLL
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t p = base + u * ncol_threads;
         if (p < npacks) {
-FUSEDACT_UNROLL
+          FUSEDACT_UNROLL
           for (int k = 0; k < kInputs; ++k) {
             packs[u][k] = args.broadcast[k] ? splat[k] : reinterpret_cast<const P*>(in[k])[p];
           }
         }
       }
-FUSEDACT_UNROLL
+      FUSEDACT_UNROLL
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t p = base + u * ncol_threads;
         if (p < npacks) {
           P result[kOutputs];
           detail::apply_packs(fn, packs[u], result);
-FUSEDACT_UNROLL
+          FUSEDACT_UNROLL
           for (int k = 0; k < kOutputs; ++k) reinterpret_cast<P*>(out[k])[p] = result[k];
         }
       }
     }
     for (int64_t c = npacks * kVec + col_thread; c < row_len; c += ncol_threads) {
-      const auto value = detail::apply<scalar_t>(fn, [&](size_t k) { return in[k][args.broadcast[k] ? 0 : c]; },
-                                                 std::make_index_sequence<kInputs>{});
+      const auto value = detail::apply<scalar_t>(
+          fn, [&](size_t k) { return in[k][args.broadcast[k] ? 0 : c]; }, std::make_index_sequence<kInputs>{});
       detail::store_outputs<scalar_t, kOutputs>(value, [&](int k, scalar_t v) { out[k][c] = v; });
     }
   }

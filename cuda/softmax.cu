@@ -8,9 +8,9 @@
 // threads ([32768, 8] along dim 0: 8 rows), a column of lanes each. The threads of a row merge
 // their parts in a fixed order (warp butterfly, then the warps in order; a tree over a column's
 // lanes): deterministic. On the current stream, without host synchronisation.
+#include "families.h"
 #include "launch.cuh"
 #include "pointwise.cuh"
-#include "families.h"
 #include "softmax.cuh"
 
 #include <ATen/Dispatch.h>
@@ -202,8 +202,8 @@ void launch_rows(const Rows& rows) {
   } else if (layout.size <= kWarpRowMax) {
     warp_per_row_kernel<<<grid_size(layout.rows() * kWarpSize, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(rows);
   } else {
-    block_per_row_kernel<<<grid_size(layout.rows() * kThreadsPerBlock, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
-        rows);
+    block_per_row_kernel<<<grid_size(layout.rows() * kThreadsPerBlock, kThreadsPerBlock), kThreadsPerBlock, 0,
+                           stream>>>(rows);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }

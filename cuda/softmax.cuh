@@ -57,7 +57,8 @@ struct SoftmaxBackwardRows {
   }
   C10_HOST_DEVICE static Acc finish(Acc total) { return total; }
   C10_HOST_DEVICE void write(int64_t i, Acc total) const {
-    grad_input[i] = static_cast<scalar_t>(Math{}.backward(static_cast<acc_t>(grad[i]), static_cast<acc_t>(output[i]), total));
+    grad_input[i] =
+        static_cast<scalar_t>(Math{}.backward(static_cast<acc_t>(grad[i]), static_cast<acc_t>(output[i]), total));
   }
 };
 
@@ -95,15 +96,15 @@ template <int kVec, int kPacks, class acc_t, class scalar_t>
 C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, int64_t size, int lane, int group,
                                                           acc_t fill) {
   LaneValues<kVec, kPacks, acc_t> values;
-FUSEDACT_UNROLL
+  FUSEDACT_UNROLL
   for (int p = 0; p < kPacks; ++p) {
     const int64_t first = (int64_t{p} * group + lane) * kVec;
     if (first + kVec <= size) {
       const auto pack = *reinterpret_cast<const Pack<scalar_t, kVec>*>(row + first);
-FUSEDACT_UNROLL
+      FUSEDACT_UNROLL
       for (int j = 0; j < kVec; ++j) values.v[p][j] = static_cast<acc_t>(pack.v[j]);
     } else {
-FUSEDACT_UNROLL
+      FUSEDACT_UNROLL
       for (int j = 0; j < kVec; ++j) values.v[p][j] = first + j < size ? static_cast<acc_t>(row[first + j]) : fill;
     }
   }
@@ -113,16 +114,16 @@ FUSEDACT_UNROLL
 // Writes value(p, j) for each of the lane's elements inside the row.
 template <int kVec, int kPacks, class scalar_t, class Value>
 C10_HOST_DEVICE void store_lane(scalar_t* row, int64_t size, int lane, int group, const Value& value) {
-FUSEDACT_UNROLL
+  FUSEDACT_UNROLL
   for (int p = 0; p < kPacks; ++p) {
     const int64_t first = (int64_t{p} * group + lane) * kVec;
     if (first + kVec <= size) {
       Pack<scalar_t, kVec> pack;
-FUSEDACT_UNROLL
+      FUSEDACT_UNROLL
       for (int j = 0; j < kVec; ++j) pack.v[j] = static_cast<scalar_t>(value(p, j));
       *reinterpret_cast<Pack<scalar_t, kVec>*>(row + first) = pack;
     } else {
-FUSEDACT_UNROLL
+      FUSEDACT_UNROLL
       for (int j = 0; j < kVec; ++j) {
         if (first + j < size) row[first + j] = static_cast<scalar_t>(value(p, j));
       }
@@ -139,9 +140,9 @@ C10_HOST_DEVICE acc_t max_of(acc_t a, acc_t b) {
 template <int kVec, int kPacks, class acc_t>
 C10_HOST_DEVICE acc_t lane_max(const LaneValues<kVec, kPacks, acc_t>& x) {
   acc_t max = -INFINITY;
-FUSEDACT_UNROLL
+  FUSEDACT_UNROLL
   for (int p = 0; p < kPacks; ++p) {
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int j = 0; j < kVec; ++j) max = max_of(max, x.v[p][j]);
   }
   return max;
@@ -152,9 +153,9 @@ FUSEDACT_UNROLL
 template <class Math, int kVec, int kPacks, class acc_t>
 C10_HOST_DEVICE acc_t lane_exp_sum(LaneValues<kVec, kPacks, acc_t>& x, acc_t max) {
   acc_t sum = 0;
-FUSEDACT_UNROLL
+  FUSEDACT_UNROLL
   for (int p = 0; p < kPacks; ++p) {
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int j = 0; j < kVec; ++j) {
       const acc_t term = Math{}.term(x.v[p][j], max);
       sum += term;
@@ -182,9 +183,9 @@ template <class Math, int kVec, int kPacks, class acc_t>
 C10_HOST_DEVICE acc_t lane_backward_sum(const LaneValues<kVec, kPacks, acc_t>& grad,
                                         const LaneValues<kVec, kPacks, acc_t>& y) {
   acc_t sum = 0;
-FUSEDACT_UNROLL
+  FUSEDACT_UNROLL
   for (int p = 0; p < kPacks; ++p) {
-FUSEDACT_UNROLL
+    FUSEDACT_UNROLL
     for (int j = 0; j < kVec; ++j) sum += Math{}.backward_term(grad.v[p][j], y.v[p][j]);
   }
   return sum;

@@ -41,29 +41,30 @@ struct TensorValue {
 
   const at::Tensor& get() const { return *tensor; }
 
-#define FUSEDACT_TENSOR_BINARY(op, tensor_tensor, tensor_scalar, scalar_tensor)     \
-  friend TensorValue operator op(const TensorValue& a, const TensorValue& b) {      \
+#define FUSEDACT_TENSOR_BINARY(op, tensor_tensor, tensor_scalar, scalar_tensor)        \
+  friend TensorValue operator op(const TensorValue& a, const TensorValue& b) {         \
     if (a.tensor && b.tensor) return TensorValue(tensor_tensor(*a.tensor, *b.tensor)); \
-    if (a.tensor) return TensorValue(tensor_scalar(*a.tensor, b.constant));          \
-    if (b.tensor) return TensorValue(scalar_tensor(a.constant, *b.tensor));          \
-    return TensorValue(a.constant op b.constant);                                    \
+    if (a.tensor) return TensorValue(tensor_scalar(*a.tensor, b.constant));            \
+    if (b.tensor) return TensorValue(scalar_tensor(a.constant, *b.tensor));            \
+    return TensorValue(a.constant op b.constant);                                      \
   }
   FUSEDACT_TENSOR_BINARY(+, at::add, at::add, [](double c, const at::Tensor& t) { return at::add(t, c); })
   FUSEDACT_TENSOR_BINARY(-, at::sub, at::sub, [](double c, const at::Tensor& t) { return at::rsub(t, c); })
   FUSEDACT_TENSOR_BINARY(*, at::mul, at::mul, [](double c, const at::Tensor& t) { return at::mul(t, c); })
-  FUSEDACT_TENSOR_BINARY(/, at::div, at::div, [](double c, const at::Tensor& t) { return at::mul(at::reciprocal(t), c); })
+  FUSEDACT_TENSOR_BINARY(/, at::div, at::div,
+                         [](double c, const at::Tensor& t) { return at::mul(at::reciprocal(t), c); })
 #undef FUSEDACT_TENSOR_BINARY
 
   friend TensorValue operator-(const TensorValue& a) {
     return a.tensor ? TensorValue(at::neg(*a.tensor)) : TensorValue(-a.constant);
   }
 
-#define FUSEDACT_TENSOR_COMPARE(op, name)                                                                  \
-  friend TensorMask operator op(const TensorValue& a, const TensorValue& b) {                           \
-    if (a.tensor && b.tensor) return {at::name(*a.tensor, *b.tensor)};                                  \
-    if (a.tensor) return {at::name(*a.tensor, b.constant)};                                             \
-    if (b.tensor) return {at::name(at::full_like(*b.tensor, a.constant), *b.tensor)};                   \
-    return {std::nullopt, a.constant op b.constant};                                                    \
+#define FUSEDACT_TENSOR_COMPARE(op, name)                                             \
+  friend TensorMask operator op(const TensorValue& a, const TensorValue& b) {         \
+    if (a.tensor && b.tensor) return {at::name(*a.tensor, *b.tensor)};                \
+    if (a.tensor) return {at::name(*a.tensor, b.constant)};                           \
+    if (b.tensor) return {at::name(at::full_like(*b.tensor, a.constant), *b.tensor)}; \
+    return {std::nullopt, a.constant op b.constant};                                  \
   }
   FUSEDACT_TENSOR_COMPARE(<, lt)
   FUSEDACT_TENSOR_COMPARE(<=, le)
@@ -79,8 +80,10 @@ struct TensorValue {
     return TensorValue(at::where(*mask.tensor, a.constant, b.constant));
   }
 
-#define FUSEDACT_TENSOR_UNARY(name) \
-  friend TensorValue name(const TensorValue& a) { return a.tensor ? TensorValue(at::name(*a.tensor)) : TensorValue(std::name(a.constant)); }
+#define FUSEDACT_TENSOR_UNARY(name)                                                          \
+  friend TensorValue name(const TensorValue& a) {                                            \
+    return a.tensor ? TensorValue(at::name(*a.tensor)) : TensorValue(std::name(a.constant)); \
+  }
   FUSEDACT_TENSOR_UNARY(exp)
   FUSEDACT_TENSOR_UNARY(expm1)
   FUSEDACT_TENSOR_UNARY(log)
@@ -90,7 +93,8 @@ struct TensorValue {
   }
   FUSEDACT_TENSOR_UNARY(tanh)
   friend TensorValue normal_cdf(const TensorValue& a) {
-    return a.tensor ? TensorValue((at::erf(*a.tensor * math::kSqrt1_2) + 1) * 0.5) : TensorValue(math::normal_cdf(a.constant));
+    return a.tensor ? TensorValue((at::erf(*a.tensor * math::kSqrt1_2) + 1) * 0.5)
+                    : TensorValue(math::normal_cdf(a.constant));
   }
 #undef FUSEDACT_TENSOR_UNARY
 };

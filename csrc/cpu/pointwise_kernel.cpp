@@ -38,8 +38,7 @@ typename Lanes<scalar_t>::Parts load_strided(const char* base, int64_t stride, i
 }
 
 template <class scalar_t>
-void store_strided(char* base, int64_t stride, int64_t i, int64_t count,
-                   const typename Lanes<scalar_t>::Parts& parts) {
+void store_strided(char* base, int64_t stride, int64_t i, int64_t count, const typename Lanes<scalar_t>::Parts& parts) {
   using L = Lanes<scalar_t>;
   if (stride == static_cast<int64_t>(sizeof(scalar_t))) {
     L::store(reinterpret_cast<scalar_t*>(base) + i, parts, count);

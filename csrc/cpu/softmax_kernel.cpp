@@ -32,8 +32,9 @@ constexpr int64_t kGrainElements = 16384;
 // Calls f(std::integral_constant<int, j>) for j = 0 .. N-1, unrolled.
 template <int N, class F>
 C10_ALWAYS_INLINE void for_each_index(F&& f) {
-  [&]<int... J>(std::integer_sequence<int, J...>) { (f(std::integral_constant<int, J>{}), ...); }(
-      std::make_integer_sequence<int, N>{});
+  [&]<int... J>(std::integer_sequence<int, J...>) {
+    (f(std::integral_constant<int, J>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
 }
 
 // Vector loads and stores of scalar_t as opmath parts, with the lanes past a partial tail
@@ -199,8 +200,8 @@ struct SoftmaxRows {
   // A reducing pass, merge(acc, element(step, offset, count)) over the steps: the row's
   // result as a splat for one contiguous row (stride 1), each lane's own row's otherwise.
   template <class Element, class MergeFn>
-  static C10_ALWAYS_INLINE Parts reduce(int64_t size, int64_t stride, int64_t count, opmath_t identity,
-                                        Element element, MergeFn merge) {
+  static C10_ALWAYS_INLINE Parts reduce(int64_t size, int64_t stride, int64_t count, opmath_t identity, Element element,
+                                        MergeFn merge) {
     if (stride == 1) return IO::reduce_row(size, identity, element, merge);
     return reduce_rows_in_lanes(size, stride, count, IO::splat(identity), element, merge);
   }
@@ -226,7 +227,8 @@ struct SoftmaxRows {
     const bool streaming = streams(y, stride, stream);
     const Parts max = reduce(
         size, stride, count, kNegInf,
-        [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); },
+        [&](int64_t, int64_t offset, int64_t n)
+            C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); },
         Maximum{});
     const Parts sum = reduce(
         size, stride, count, 0,
@@ -242,18 +244,19 @@ struct SoftmaxRows {
         Add{});
     Parts normalizer;
     for (int k = 0; k < kParts; ++k) normalizer[k] = Math{}.normalizer(sum[k]);
-    for_each_step(size, stride, IO::kWidth, count, [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
-      Parts out;
-      for (int k = 0; k < kParts; ++k) {
-        if constexpr (Math::kIsLog) {
-          out[k] = Math{}.forward(IO::load(x + offset, n, 0)[k], max[k], normalizer[k]);
-        } else {
-          const typename IO::V term(IO::V::Native::loadu(terms + step * IO::kWidth + k * IO::kPartWidth));
-          out[k] = Math{}.normalize(term, normalizer[k]);
-        }
-      }
-      store(y + offset, out, n, streaming);
-    });
+    for_each_step(size, stride, IO::kWidth, count,
+                  [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
+                    Parts out;
+                    for (int k = 0; k < kParts; ++k) {
+                      if constexpr (Math::kIsLog) {
+                        out[k] = Math{}.forward(IO::load(x + offset, n, 0)[k], max[k], normalizer[k]);
+                      } else {
+                        const typename IO::V term(IO::V::Native::loadu(terms + step * IO::kWidth + k * IO::kPartWidth));
+                        out[k] = Math{}.normalize(term, normalizer[k]);
+                      }
+                    }
+                    store(y + offset, out, n, streaming);
+                  });
   }
 
   static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t stride,
@@ -310,9 +313,10 @@ void softmax_forward(const at::Tensor& in, at::Tensor& out, const RowLayout& lay
     scalar_t* y = out.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
     const bool stream = outgrows_cache(static_cast<int64_t>(in.nbytes() + out.nbytes()));
-    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, !Math::kIsLog, stream, [&](int64_t start, int64_t count, opmath_t* terms) {
-      SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count, terms, stream);
-    });
+    for_each_row_group<opmath_t>(
+        layout, Lanes<scalar_t>::kWidth, !Math::kIsLog, stream, [&](int64_t start, int64_t count, opmath_t* terms) {
+          SoftmaxRows<scalar_t, Math>::forward(x + start, y + start, layout.size, layout.inner, count, terms, stream);
+        });
   });
 }
 
@@ -325,9 +329,11 @@ void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tens
     scalar_t* gi = grad_input.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
     const bool stream = outgrows_cache(static_cast<int64_t>(grad.nbytes() + output.nbytes() + grad_input.nbytes()));
-    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, false, stream, [&](int64_t start, int64_t count, opmath_t*) {
-      SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size, layout.inner, count, stream);
-    });
+    for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, false, stream,
+                                 [&](int64_t start, int64_t count, opmath_t*) {
+                                   SoftmaxRows<scalar_t, Math>::backward(g + start, y + start, gi + start, layout.size,
+                                                                         layout.inner, count, stream);
+                                 });
   });
 }
 

@@ -54,12 +54,16 @@ C10_ALWAYS_INLINE at::vec::Vectorized<float> select_below(const at::vec::Vectori
 // costs less than with ATen's Sleef erf. -inf gives 0, +inf 1, NaN passes.
 inline at::vec::Vectorized<float> fast_normal_cdf(const at::vec::Vectorized<float>& x) {
   using V = at::vec::Vectorized<float>;
-  static constexpr float kP[] = {0.3989422619342804f,    0.03377096354961395f,  0.004665527958422899f,
+  static constexpr float kP[] = {0.3989422619342804f,    0.03377096354961395f,   0.004665527958422899f,
                                  0.0001670993078732863f, 6.256776032387279e-06f, 2.2281067657559106e-08f};
-  static constexpr float kQ[] = {1.0f,                   0.25131767988204956f,   0.02858169935643673f,
-                                 0.0018749970477074385f, 7.265742169693112e-05f, 1.176812702397001e-06f};
+  static constexpr float kQ[] = {1.0f,
+                                 0.25131767988204956f,
+                                 0.02858169935643673f,
+                                 0.0018749970477074385f,
+                                 7.265742169693112e-05f,
+                                 1.176812702397001e-06f};
   static constexpr float kTail[] = {-4.999999858590343e-10f, -5.592952589950073e-08f, 9.609804010324297e-07f,
-                                    -3.911496150976745e-06f, 7.112806997611187e-06f,   -5.791074272565311e-06f,
+                                    -3.911496150976745e-06f, 7.112806997611187e-06f,  -5.791074272565311e-06f,
                                     1.9741146388696507e-06f};
   static constexpr float kTailStart = -6.0f, kTailEnd = -4.497f, kOneAt = 5.656854152679443f;
   const V u = at::vec::clamp_min(x, V(kTailStart)) - V(kTailStart);
@@ -85,8 +89,7 @@ inline at::vec::Vectorized<float> fast_normal_cdf(const at::vec::Vectorized<floa
 // truncation is under 1e-8 relative for |x| < 0.5; e^x - 1 beyond. -0, +-inf, NaN as expm1.
 inline at::vec::Vectorized<float> expm1_near_zero(const at::vec::Vectorized<float>& x) {
   using V = at::vec::Vectorized<float>;
-  static constexpr float kInvFactorials[] = {1.f / 2,    1.f / 6,     1.f / 24,     1.f / 120,
-                                             1.f / 720, 1.f / 5040, 1.f / 40320};
+  static constexpr float kInvFactorials[] = {1.f / 2, 1.f / 6, 1.f / 24, 1.f / 120, 1.f / 720, 1.f / 5040, 1.f / 40320};
   V p(kInvFactorials[6]);
   for (int k = 5; k >= 0; --k) p = at::vec::fmadd(p, x, V(kInvFactorials[k]));
   return x * at::vec::fmadd(x, p, V(1.f));
@@ -183,14 +186,19 @@ struct Vec {
   // gives 0 for the subnormal results below -87.3.
   friend Vec exp_nonpositive(const Vec& a) {
     return float_form(
-        a, [](const auto& v) { return Native::blendv(v.exp_u20(), v, v.isnan()); }, [](const auto& v) { return v.exp(); });
+        a, [](const auto& v) { return Native::blendv(v.exp_u20(), v, v.isnan()); },
+        [](const auto& v) { return v.exp(); });
   }
-  friend Vec expm1(const Vec& a) { return float_form(a, expm1_from_exp, [](const auto& v) { return v.expm1(); }); }
+  friend Vec expm1(const Vec& a) {
+    return float_form(a, expm1_from_exp, [](const auto& v) { return v.expm1(); });
+  }
   friend Vec log(const Vec& a) { return a.v.log(); }
   friend Vec log1p_unit(const Vec& a) {
     return float_form(a, log1p_unit_series, [](const auto& v) { return v.log1p(); });
   }
-  friend Vec tanh(const Vec& a) { return float_form(a, tanh_from_exp, [](const auto& v) { return v.tanh(); }); }
+  friend Vec tanh(const Vec& a) {
+    return float_form(a, tanh_from_exp, [](const auto& v) { return v.tanh(); });
+  }
   friend Vec normal_cdf(const Vec& a) {
     return float_form(a, fast_normal_cdf,
                       [](const auto& v) { return Native(0.5) * (Native(1) + (v * Native(math::kSqrt1_2)).erf()); });

@@ -39,7 +39,8 @@ int main() {
     reference_opt.step();
     worst = std::max(worst, std::abs(loss.item<double>() - reference_loss.item<double>()));
     if (step % 50 == 0 || step == 199) {
-      std::printf("step %3d  loss fusedact %.6f  torch::nn %.6f\n", step, loss.item<double>(), reference_loss.item<double>());
+      std::printf("step %3d  loss fusedact %.6f  torch::nn %.6f\n", step, loss.item<double>(),
+                  reference_loss.item<double>());
     }
   }
   std::printf("largest loss difference over 200 steps: %.3g\n", worst);

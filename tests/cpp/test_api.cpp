@@ -105,25 +105,83 @@ std::vector<Case> cases() {
       {"rrelu", [](auto& x) { return fusedact::rrelu(x, 0.1, 0.3); },
        [](auto& x) { return torch::rrelu(x, 0.1, 0.3, /*training=*/false); }},
       // In place, through autograd on a non-leaf.
-      {"relu_", [](auto& x) { auto y = x * 1; return fusedact::relu_(y); }, [](auto& x) { return torch::relu(x); }},
-      {"leaky_relu_", [](auto& x) { auto y = x * 1; return fusedact::leaky_relu_(y, 0.2); },
+      {"relu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::relu_(y);
+       },
+       [](auto& x) { return torch::relu(x); }},
+      {"leaky_relu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::leaky_relu_(y, 0.2);
+       },
        [](auto& x) { return torch::leaky_relu(x, 0.2); }},
-      {"elu_", [](auto& x) { auto y = x * 1; return fusedact::elu_(y); }, [](auto& x) { return torch::elu(x); }},
-      {"selu_", [](auto& x) { auto y = x * 1; return fusedact::selu_(y); }, [](auto& x) { return torch::selu(x); }},
-      {"silu_", [](auto& x) { auto y = x * 1; return fusedact::silu_(y); }, [](auto& x) { return torch::silu(x); }},
-      {"mish_", [](auto& x) { auto y = x * 1; return fusedact::mish_(y); }, [](auto& x) { return torch::mish(x); }},
-      {"hardtanh_", [](auto& x) { auto y = x * 1; return fusedact::hardtanh_(y, -2.0, 1.5); },
+      {"elu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::elu_(y);
+       },
+       [](auto& x) { return torch::elu(x); }},
+      {"selu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::selu_(y);
+       },
+       [](auto& x) { return torch::selu(x); }},
+      {"silu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::silu_(y);
+       },
+       [](auto& x) { return torch::silu(x); }},
+      {"mish_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::mish_(y);
+       },
+       [](auto& x) { return torch::mish(x); }},
+      {"hardtanh_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::hardtanh_(y, -2.0, 1.5);
+       },
        [](auto& x) { return torch::hardtanh(x, -2.0, 1.5); }},
-      {"relu6_", [](auto& x) { auto y = x * 1; return fusedact::relu6_(y); }, [](auto& x) { return F::relu6(x); }},
-      {"hardsigmoid_", [](auto& x) { auto y = x * 1; return fusedact::hardsigmoid_(y); },
+      {"relu6_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::relu6_(y);
+       },
+       [](auto& x) { return F::relu6(x); }},
+      {"hardsigmoid_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::hardsigmoid_(y);
+       },
        [](auto& x) { return F::relu6(x + 3) / 6; }},
-      {"hardswish_", [](auto& x) { auto y = x * 1; return fusedact::hardswish_(y); },
+      {"hardswish_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::hardswish_(y);
+       },
        [](auto& x) { return torch::hardswish(x); }},
-      {"celu_", [](auto& x) { auto y = x * 1; return fusedact::celu_(y, 0.7); },
+      {"celu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::celu_(y, 0.7);
+       },
        [](auto& x) { return torch::celu(x, 0.7); }},
-      {"threshold_", [](auto& x) { auto y = x * 1; return fusedact::threshold_(y, 0.5, -2.0); },
+      {"threshold_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::threshold_(y, 0.5, -2.0);
+       },
        [](auto& x) { return torch::threshold(x, 0.5, -2.0); }},
-      {"rrelu_", [](auto& x) { auto y = x * 1; return fusedact::rrelu_(y, 0.1, 0.3); },
+      {"rrelu_",
+       [](auto& x) {
+         auto y = x * 1;
+         return fusedact::rrelu_(y, 0.1, 0.3);
+       },
        [](auto& x) { return torch::rrelu(x, 0.1, 0.3, /*training=*/false); }},
   };
 }
@@ -176,33 +234,33 @@ TEST(Api, ModulesMatchTorchModules) {
   expect_module_matches<fusedact::nn::LeakyReLU, torch::nn::LeakyReLU>(
       "fusedact::nn::LeakyReLU(negative_slope=0.2)", torch::nn::LeakyReLUOptions().negative_slope(0.2));
   expect_module_matches<fusedact::nn::ELU, torch::nn::ELU>("fusedact::nn::ELU(alpha=0.5)",
-                                                          torch::nn::ELUOptions().alpha(0.5));
+                                                           torch::nn::ELUOptions().alpha(0.5));
   expect_module_matches<fusedact::nn::SELU, torch::nn::SELU>("fusedact::nn::SELU()");
   expect_module_matches<fusedact::nn::GELU, torch::nn::GELU>("fusedact::nn::GELU(approximate=tanh)",
-                                                            torch::nn::GELUOptions().approximate("tanh"));
+                                                             torch::nn::GELUOptions().approximate("tanh"));
   expect_module_matches<fusedact::nn::SiLU, torch::nn::SiLU>("fusedact::nn::SiLU()");
   expect_module_matches<fusedact::nn::Mish, torch::nn::Mish>("fusedact::nn::Mish()");
   expect_module_matches<fusedact::nn::Softmax, torch::nn::Softmax>("fusedact::nn::Softmax(dim=1)",
-                                                                  torch::nn::SoftmaxOptions(1));
+                                                                   torch::nn::SoftmaxOptions(1));
   expect_module_matches<fusedact::nn::LogSoftmax, torch::nn::LogSoftmax>("fusedact::nn::LogSoftmax(dim=0)",
-                                                                        torch::nn::LogSoftmaxOptions(0));
+                                                                         torch::nn::LogSoftmaxOptions(0));
   expect_module_matches<fusedact::nn::Softplus, torch::nn::Softplus>(
       "fusedact::nn::Softplus(beta=2, threshold=5)", torch::nn::SoftplusOptions().beta(2.0).threshold(5.0));
 
   expect_module_matches<fusedact::nn::Softmin, torch::nn::Softmin>("fusedact::nn::Softmin(dim=1)",
-                                                                  torch::nn::SoftminOptions(1));
+                                                                   torch::nn::SoftminOptions(1));
   expect_module_matches<fusedact::nn::Hardtanh, torch::nn::Hardtanh>(
       "fusedact::nn::Hardtanh(min_val=-2, max_val=1.5)", torch::nn::HardtanhOptions().min_val(-2.0).max_val(1.5));
   expect_module_matches<fusedact::nn::ReLU6, torch::nn::ReLU6>("fusedact::nn::ReLU6()");
   expect_module_matches<fusedact::nn::CELU, torch::nn::CELU>("fusedact::nn::CELU(alpha=0.7)",
-                                                            torch::nn::CELUOptions().alpha(0.7));
+                                                             torch::nn::CELUOptions().alpha(0.7));
   expect_module_matches<fusedact::nn::LogSigmoid, torch::nn::LogSigmoid>("fusedact::nn::LogSigmoid()");
   expect_module_matches<fusedact::nn::Softsign, torch::nn::Softsign>("fusedact::nn::Softsign()");
   expect_module_matches<fusedact::nn::Tanhshrink, torch::nn::Tanhshrink>("fusedact::nn::Tanhshrink()");
   expect_module_matches<fusedact::nn::Softshrink, torch::nn::Softshrink>("fusedact::nn::Softshrink(1.5)",
-                                                                        torch::nn::SoftshrinkOptions(1.5));
+                                                                         torch::nn::SoftshrinkOptions(1.5));
   expect_module_matches<fusedact::nn::Hardshrink, torch::nn::Hardshrink>("fusedact::nn::Hardshrink(1.5)",
-                                                                        torch::nn::HardshrinkOptions(1.5));
+                                                                         torch::nn::HardshrinkOptions(1.5));
   expect_module_matches<fusedact::nn::Threshold, torch::nn::Threshold>(
       "fusedact::nn::Threshold(threshold=0.5, value=-2)", torch::nn::ThresholdOptions(0.5, -2.0));
 
@@ -274,8 +332,9 @@ TEST(Api, ParameterGradients) {
 // The GLU functions, both forms, and their modules, against act(gate) * up.
 TEST(Api, GatedLinearUnits) {
   using Act = std::function<torch::Tensor(const torch::Tensor&)>;
-  const std::vector<std::tuple<std::string, Act, std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>,
-                               std::function<torch::Tensor(const torch::Tensor&, int64_t)>>>
+  const std::vector<
+      std::tuple<std::string, Act, std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>,
+                 std::function<torch::Tensor(const torch::Tensor&, int64_t)>>>
       cases = {
           {"swiglu", [](auto& t) { return torch::silu(t); }, [](auto& g, auto& u) { return fusedact::swiglu(g, u); },
            [](auto& x, int64_t d) { return fusedact::swiglu(x, d); }},
@@ -297,7 +356,7 @@ TEST(Api, GatedLinearUnits) {
              auto h = x.chunk(2, d);
              return fusedact::glu(torch::cat({h[1], h[0]}, d), d);
            }},
-      };
+  };
   for (const auto& [name, act, pair, split] : cases) {
     SCOPED_TRACE(name);
     for (int64_t dim : {-1, 0}) {
@@ -341,9 +400,9 @@ TEST(Api, GatedLinearUnits) {
   y.backward(torch::ones_like(y));
   y_ref.backward(torch::ones_like(y_ref));
   expect_close(xd.grad(), xd_ref.grad());
-  expect_close(fusedact::clamped_swiglu(halves[0], halves[1]),
-               (halves[1].clamp(-7.0, 7.0) + 1) * halves[0].clamp_max(7.0) *
-                   torch::sigmoid(1.702 * halves[0].clamp_max(7.0)));
+  expect_close(
+      fusedact::clamped_swiglu(halves[0], halves[1]),
+      (halves[1].clamp(-7.0, 7.0) + 1) * halves[0].clamp_max(7.0) * torch::sigmoid(1.702 * halves[0].clamp_max(7.0)));
   std::ostringstream printed;
   printed << *geglu;
   EXPECT_EQ(printed.str(), "fusedact::nn::GEGLU(dim=-1, approximate=tanh)");
@@ -428,8 +487,9 @@ TEST(Api, ClearErrors) {
     fusedact::gelu(torch::arange(4));
     FAIL() << "expected an error";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find("fusedact.gelu: expected input to be a floating-point tensor"),
-              std::string::npos);
+    EXPECT_NE(
+        std::string(e.what_without_backtrace()).find("fusedact.gelu: expected input to be a floating-point tensor"),
+        std::string::npos);
   }
   EXPECT_THROW(fusedact::gelu(torch::ones(3), "fast"), c10::Error);
   EXPECT_THROW(fusedact::hardtanh(torch::ones(3), 1.0, -1.0), c10::Error);
@@ -437,8 +497,9 @@ TEST(Api, ClearErrors) {
     fusedact::prelu(torch::ones({2, 4, 3}), torch::ones(3));
     FAIL() << "expected an error";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find("fusedact.prelu: weight has 3 elements but input has 4 channels"),
-              std::string::npos);
+    EXPECT_NE(
+        std::string(e.what_without_backtrace()).find("fusedact.prelu: weight has 3 elements but input has 4 channels"),
+        std::string::npos);
   }
   try {
     fusedact::swiglu(torch::ones({2, 7}));

@@ -54,8 +54,8 @@ void check_contiguous_exactly_once(int64_t n, int64_t nthreads) {
     fusedact::cuda::contiguous_thread<kVec>(t, nthreads, args, n, Increment{});
   }
   for (int64_t i = 0; i < n; ++i) {
-    ASSERT_EQ(buffer.data[i], static_cast<float>(i % 97) + 1) << "element " << i << " of " << n << ", kVec " << kVec
-                                                               << ", " << nthreads << " threads";
+    ASSERT_EQ(buffer.data[i], static_cast<float>(i % 97) + 1)
+        << "element " << i << " of " << n << ", kVec " << kVec << ", " << nthreads << " threads";
   }
   for (int64_t i = n; i < n + 8; ++i) ASSERT_EQ(buffer.data[i], kPoison) << "wrote past the end at " << i;
 }
@@ -145,9 +145,9 @@ void check_rows_exactly_once(int64_t rows, int64_t row_len, int64_t row_stride, 
     for (int64_t c = 0; c < row_stride; ++c) {
       const int64_t i = r * row_stride + c;
       const float expected = c < row_len ? static_cast<float>(i % 97) + 1000 * (r + 1) : kPoison;
-      ASSERT_EQ(buffer.data[i], expected) << "row " << r << " col " << c << " of " << rows << " x " << row_len
-                                          << " (stride " << row_stride << "), kVec " << kVec << ", threads " << ncol
-                                          << " x " << nrow;
+      ASSERT_EQ(buffer.data[i], expected)
+          << "row " << r << " col " << c << " of " << rows << " x " << row_len << " (stride " << row_stride
+          << "), kVec " << kVec << ", threads " << ncol << " x " << nrow;
     }
   }
   for (int64_t i = rows * row_stride; i < rows * row_stride + 8; ++i) ASSERT_EQ(buffer.data[i], kPoison);
@@ -172,8 +172,8 @@ TEST(CudaThreadWork, RowsSplitGluMatchesTorch) {
     const auto x = torch::randn({9, 2 * half}) * 3;
     auto out = torch::full({9, half}, kPoison);
     char* data = reinterpret_cast<char*>(x.data_ptr<float>());
-    const fusedact::cuda::RowArgs<float, 2, 1> args{
-        {reinterpret_cast<char*>(out.data_ptr<float>()), data, data}, {false, false}};
+    const fusedact::cuda::RowArgs<float, 2, 1> args{{reinterpret_cast<char*>(out.data_ptr<float>()), data, data},
+                                                    {false, false}};
     const int64_t bytes = sizeof(float);
     const RowOffsets<3> offsets{{0, 0, half * bytes}, {half * bytes, 2 * half * bytes, 2 * half * bytes}};
     using Swiglu = fusedact::math::Gated<fusedact::math::Silu>;
@@ -195,9 +195,9 @@ TEST(CudaThreadWork, RowsSplitGluMatchesTorch) {
     char* gx = reinterpret_cast<char*>(grad_x.data_ptr<float>());
     const fusedact::cuda::RowArgs<float, 3, 2> backward_args{
         {gx, gx, reinterpret_cast<char*>(grad.data_ptr<float>()), data, data}, {false, false, false}};
-    const RowOffsets<5> backward_offsets{{0, half * bytes, 0, 0, half * bytes},
-                                         {2 * half * bytes, 2 * half * bytes, half * bytes, 2 * half * bytes,
-                                          2 * half * bytes}};
+    const RowOffsets<5> backward_offsets{
+        {0, half * bytes, 0, 0, half * bytes},
+        {2 * half * bytes, 2 * half * bytes, half * bytes, 2 * half * bytes, 2 * half * bytes}};
     if (vectorized) {
       run_rows<4>(backward_args, backward_offsets, 9, half, 3, 5, fusedact::GatedBackwardFn<Swiglu>{});
     } else {
@@ -245,7 +245,8 @@ std::vector<float> channel_grad_on_host(const fusedact::ChannelTiling& tiling,
     }
     for (int64_t k = 0; k < tiling.channel_count(t); ++k) {
       float sum = 0;
-      for (int lane = 0; lane < 32; ++lane) sum += fusedact::cuda::slot_lane_sum(tiling, t, k, lane, 32, column_sums.data());
+      for (int lane = 0; lane < 32; ++lane)
+        sum += fusedact::cuda::slot_lane_sum(tiling, t, k, lane, 32, column_sums.data());
       slots[t * tiling.slots_per_tile + k] = sum;
     }
   }
@@ -272,8 +273,17 @@ struct One {
 TEST(CudaThreadWork, ChannelTilesCoverEveryElementOnce) {
   // The last two: a single parameter with 49 slots, and channels with 4 x 2 slots each.
   const std::array<std::array<int64_t, 3>, 11> shapes = {{
-      {1, 1, 1}, {1, 1, 10000}, {3, 7, 1}, {70, 5, 3}, {2, 5000, 3}, {3, 2, 9000}, {130, 1, 33}, {1, 3, 4096}, {5, 4097, 1},
-      {1, 1, 200000}, {200, 3, 5000},
+      {1, 1, 1},
+      {1, 1, 10000},
+      {3, 7, 1},
+      {70, 5, 3},
+      {2, 5000, 3},
+      {3, 2, 9000},
+      {130, 1, 33},
+      {1, 3, 4096},
+      {5, 4097, 1},
+      {1, 1, 200000},
+      {200, 3, 5000},
   }};
   for (const auto& [rows, channels, inner] : shapes) {
     const auto tiling = fusedact::ChannelTiling::make(rows, channels, inner);
@@ -283,8 +293,8 @@ TEST(CudaThreadWork, ChannelTilesCoverEveryElementOnce) {
     for (int64_t nthreads : {1, 7, 256}) {
       const auto out = channel_grad_on_host(tiling, args, One{}, nthreads);
       for (int64_t c = 0; c < channels; ++c) {
-        ASSERT_EQ(out[c], static_cast<float>(rows * inner))
-            << "channel " << c << " of [" << rows << ", " << channels << ", " << inner << "], " << nthreads << " threads";
+        ASSERT_EQ(out[c], static_cast<float>(rows * inner)) << "channel " << c << " of [" << rows << ", " << channels
+                                                            << ", " << inner << "], " << nthreads << " threads";
       }
     }
   }
@@ -296,7 +306,8 @@ TEST(CudaThreadWork, ChannelGradMatchesTorch) {
   const auto grad = torch::randn_like(x);
   const auto weight = torch::linspace(-0.5, 1.5, 5);
   const auto tiling = fusedact::ChannelTiling::make(6, 5, 2000);
-  const fusedact::cuda::ChannelGradArgs<float> args{grad.data_ptr<float>(), x.data_ptr<float>(), weight.data_ptr<float>()};
+  const fusedact::cuda::ChannelGradArgs<float> args{grad.data_ptr<float>(), x.data_ptr<float>(),
+                                                    weight.data_ptr<float>()};
   const auto out = channel_grad_on_host(tiling, args, fusedact::ParamGradFn<fusedact::math::Prelu>{}, 256);
   const auto expected = torch::where(x > 0, torch::zeros_like(x), x * grad).sum({0, 2});
   for (int64_t c = 0; c < 5; ++c) EXPECT_NEAR(out[c], expected[c].item<float>(), 1e-3) << c;
@@ -308,7 +319,8 @@ template <class Rows>
 void run_rows_on_host(const Rows& rows, int64_t nlanes) {
   for (int64_t r = 0; r < rows.layout.rows(); ++r) {
     std::vector<typename Rows::Acc> parts;
-    for (int64_t lane = 0; lane < nlanes; ++lane) parts.push_back(fusedact::cuda::row_reduce_thread(rows, r, lane, nlanes));
+    for (int64_t lane = 0; lane < nlanes; ++lane)
+      parts.push_back(fusedact::cuda::row_reduce_thread(rows, r, lane, nlanes));
     for (int64_t mask = nlanes / 2; mask > 0; mask /= 2) {
       auto merged = parts;
       for (int64_t lane = 0; lane < nlanes; ++lane) merged[lane] = Rows::combine(parts[lane], parts[lane ^ mask]);
@@ -413,9 +425,8 @@ void check_register_rows(int64_t rows, int64_t size) {
   }
   const auto expected = kLog ? torch::log_softmax(x, 1) : torch::softmax(x, 1);
   EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6, /*equal_nan=*/true)) << size << (kLog ? " log" : "");
-  const auto expected_grad =
-      kLog ? torch::_log_softmax_backward_data(grad, expected, 1, torch::kFloat)
-           : torch::_softmax_backward_data(grad, expected, 1, torch::kFloat);
+  const auto expected_grad = kLog ? torch::_log_softmax_backward_data(grad, expected, 1, torch::kFloat)
+                                  : torch::_softmax_backward_data(grad, expected, 1, torch::kFloat);
   EXPECT_TRUE(torch::allclose(grad_x, expected_grad, 1e-4, 1e-5, /*equal_nan=*/true)) << size << (kLog ? " log" : "");
 }
 

@@ -173,14 +173,14 @@ at::Tensor gated_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Te
 
 /// How this build of fusedact was made, and what it runs with.
 struct BuildInfo {
-  std::string torch;                     // torch version it was built against
-  bool cuda = false;                     // whether the CUDA kernels were compiled in
-  std::string cuda_version;              // CUDA toolkit version, when cuda
-  std::vector<std::string> cuda_archs;   // compiled architectures, e.g. "80", "90"
-  std::string cpu_isa;                   // instruction set the CPU kernels run with now
-  std::vector<std::string> cpu_isas;     // those this build and this CPU could use
-  int64_t cpu_cache_bytes = 0;           // last-level cache the CPU kernels assume: ops whose
-                                         // operands outgrow it write with streaming stores
+  std::string torch;                    // torch version it was built against
+  bool cuda = false;                    // whether the CUDA kernels were compiled in
+  std::string cuda_version;             // CUDA toolkit version, when cuda
+  std::vector<std::string> cuda_archs;  // compiled architectures, e.g. "80", "90"
+  std::string cpu_isa;                  // instruction set the CPU kernels run with now
+  std::vector<std::string> cpu_isas;    // those this build and this CPU could use
+  int64_t cpu_cache_bytes = 0;          // last-level cache the CPU kernels assume: ops whose
+                                        // operands outgrow it write with streaming stores
 };
 BuildInfo build_info();
 

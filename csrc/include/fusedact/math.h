@@ -31,10 +31,10 @@ namespace fusedact::math {
 
 // ---- constants -----------------------------------------------------------------------
 
-constexpr double kSqrt1_2 = 0.70710678118654752440;        // 1/sqrt(2)
-constexpr double kSqrt2OverPi = 0.79788456080286535588;    // sqrt(2/pi)
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;     // 1/sqrt(2*pi)
-constexpr double kGeluKappa = 0.044715;  // tanh approximation, Hendrycks & Gimpel 2016
+constexpr double kSqrt1_2 = 0.70710678118654752440;      // 1/sqrt(2)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2/pi)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/sqrt(2*pi)
+constexpr double kGeluKappa = 0.044715;                  // tanh approximation, Hendrycks & Gimpel 2016
 
 // ---- scalar primitives (float and double, host and device) -------------------------
 

@@ -7,12 +7,12 @@
 
 #include <fusedact/fusedact.h>
 
-#include <torch/types.h>
+#include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/options/activation.h>
-#include <torch/arg.h>
 #include <torch/nn/pimpl.h>
+#include <torch/types.h>
 
 #include <optional>
 #include <ostream>
@@ -101,7 +101,9 @@ TORCH_MODULE(RReLU);
 class PReLUImpl : public torch::nn::Cloneable<PReLUImpl> {
  public:
   explicit PReLUImpl(torch::nn::PReLUOptions options_ = {}) : options(std::move(options_)) { reset(); }
-  void reset() override { weight = register_parameter("weight", torch::full({options.num_parameters()}, options.init())); }
+  void reset() override {
+    weight = register_parameter("weight", torch::full({options.num_parameters()}, options.init()));
+  }
   at::Tensor forward(const at::Tensor& input) { return fusedact::prelu(input, weight); }
   void pretty_print(std::ostream& stream) const override {
     stream << "fusedact::nn::PReLU(num_parameters=" << options.num_parameters() << ")";
@@ -187,9 +189,7 @@ TORCH_MODULE(Mish);
 class SoftplusImpl : public Activation<SoftplusImpl, torch::nn::SoftplusOptions> {
  public:
   using Activation::Activation;
-  at::Tensor forward(const at::Tensor& input) {
-    return fusedact::softplus(input, options.beta(), options.threshold());
-  }
+  at::Tensor forward(const at::Tensor& input) { return fusedact::softplus(input, options.beta(), options.threshold()); }
   void pretty_print(std::ostream& stream) const override {
     stream << "fusedact::nn::Softplus(beta=" << options.beta() << ", threshold=" << options.threshold() << ")";
   }
@@ -222,7 +222,8 @@ TORCH_MODULE(ReLU6);
 
 // Options of Hardsigmoid and Hardswish, whose torch.nn modules take inplace (torch::nn has no twin).
 struct InplaceOptions {
-  InplaceOptions(bool inplace = false) : inplace_(inplace) {}  // NOLINT(google-explicit-constructor): as torch's options
+  InplaceOptions(bool inplace = false)
+      : inplace_(inplace) {}  // NOLINT(google-explicit-constructor): as torch's options
   TORCH_ARG(bool, inplace);
 };
 
@@ -333,7 +334,9 @@ class SoftmaxImpl : public Activation<SoftmaxImpl, torch::nn::SoftmaxOptions> {
  public:
   using Activation::Activation;
   at::Tensor forward(const at::Tensor& input) { return fusedact::softmax(input, options.dim()); }
-  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Softmax(dim=" << options.dim() << ")"; }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Softmax(dim=" << options.dim() << ")";
+  }
 };
 TORCH_MODULE(Softmax);
 
@@ -351,7 +354,9 @@ class SoftminImpl : public Activation<SoftminImpl, torch::nn::SoftminOptions> {
  public:
   using Activation::Activation;
   at::Tensor forward(const at::Tensor& input) { return fusedact::softmin(input, options.dim()); }
-  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::Softmin(dim=" << options.dim() << ")"; }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::Softmin(dim=" << options.dim() << ")";
+  }
 };
 TORCH_MODULE(Softmin);
 
@@ -382,7 +387,9 @@ class SwiGLUImpl : public Activation<SwiGLUImpl, GLUOptions> {
   at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
     return up.defined() ? fusedact::swiglu(input, up) : fusedact::swiglu(input, options.dim());
   }
-  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::SwiGLU(dim=" << options.dim() << ")"; }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::SwiGLU(dim=" << options.dim() << ")";
+  }
 };
 TORCH_MODULE(SwiGLU);
 
@@ -405,7 +412,9 @@ class ReGLUImpl : public Activation<ReGLUImpl, GLUOptions> {
   at::Tensor forward(const at::Tensor& input, const at::Tensor& up = {}) {
     return up.defined() ? fusedact::reglu(input, up) : fusedact::reglu(input, options.dim());
   }
-  void pretty_print(std::ostream& stream) const override { stream << "fusedact::nn::ReGLU(dim=" << options.dim() << ")"; }
+  void pretty_print(std::ostream& stream) const override {
+    stream << "fusedact::nn::ReGLU(dim=" << options.dim() << ")";
+  }
 };
 TORCH_MODULE(ReGLU);
 
@@ -488,9 +497,11 @@ class SwiGLUFFNImpl : public torch::nn::Cloneable<SwiGLUFFNImpl> {
     down_proj = register_module("down_proj", linear(options.hidden_features(), options.out_features()));
   }
   at::Tensor forward(const at::Tensor& x) {
-    auto bias = [](const torch::nn::Linear& l) { return l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt; };
-    return fusedact::swiglu_ffn(x, gate_proj->weight, up_proj->weight, down_proj->weight, bias(gate_proj), bias(up_proj),
-                                bias(down_proj));
+    auto bias = [](const torch::nn::Linear& l) {
+      return l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt;
+    };
+    return fusedact::swiglu_ffn(x, gate_proj->weight, up_proj->weight, down_proj->weight, bias(gate_proj),
+                                bias(up_proj), bias(down_proj));
   }
   void pretty_print(std::ostream& stream) const override {
     stream << "fusedact::nn::SwiGLUFFN(in_features=" << options.in_features()

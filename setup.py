@@ -1,6 +1,8 @@
-"""Builds fusedact. setup.py drives CMake (CMakeLists.txt), the one build definition for pip
-and for LibTorch users, and installs into the package: the Python module _C, lib/libfusedact.so,
-include/fusedact/*.h and share/cmake/fusedact (the CMake package config).
+"""Builds fusedact's extension; the package's metadata (and its version, the one place it is
+written) is in pyproject.toml's [project] table. setup.py drives CMake (CMakeLists.txt), the
+one build definition for pip and for LibTorch users, and installs into the package: the
+Python module _C, lib/libfusedact.so, include/fusedact/*.h and share/cmake/fusedact (the CMake
+package config).
 
     pip install --no-build-isolation .
 
@@ -22,7 +24,6 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).parent.resolve()
-TORCH_REQUIREMENT = "torch>=2.11,<2.15"  # the range fusedact builds and is tested against
 
 
 def _flag(name: str) -> bool:
@@ -104,21 +105,10 @@ class CMakeBuild(build_ext):
         if current.is_symlink() or current.exists():
             current.unlink()
         current.symlink_to(tag, target_is_directory=True)
+        commands = ROOT / "compile_commands.json"  # where editors and clangd look for it
+        if not commands.exists() or commands.is_symlink():
+            commands.unlink(missing_ok=True)
+            commands.symlink_to(Path("build") / "current" / "compile_commands.json")
 
 
-setup(
-    name="fusedact",
-    version="0.1.0",
-    description="Exact, fast, fused drop-in replacements for torch.nn activations and the SwiGLU feed-forward block",
-    long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
-    long_description_content_type="text/markdown",
-    license="BSD-3-Clause",
-    python_requires=">=3.10",
-    install_requires=[TORCH_REQUIREMENT],
-    extras_require={"test": ["pytest", "numpy", "expecttest", "hypothesis", "transformers"], "plot": ["matplotlib"]},
-    package_dir={"": "python"},
-    packages=["fusedact"],
-    ext_modules=[CMakeExtension("fusedact._C")],
-    cmdclass={"build_ext": CMakeBuild},
-    zip_safe=False,
-)
+setup(ext_modules=[CMakeExtension("fusedact._C")], cmdclass={"build_ext": CMakeBuild})

@@ -1,5 +1,6 @@
 # Locates the torch to build against (a pip-installed torch package, or LibTorch) and
-# defines the imported targets fusedact::torch (CPU) and fusedact::torch_cuda.
+# defines the imported targets fusedact::torch (CPU; cmake/fusedactTorch.cmake) and
+# fusedact::torch_cuda.
 #
 # TorchConfig.cmake is not used for fusedact's own build: with a CUDA-enabled torch it
 # insists on a CUDA toolkit, which would make a CPU-only build impossible. The installed
@@ -45,21 +46,8 @@ foreach(_header include/torch/headeronly/version.h include/torch/csrc/api/includ
 endforeach()
 message(STATUS "fusedact: torch ${FUSEDACT_TORCH_VERSION} at ${TORCH_ROOT}")
 
-function(_fusedact_torch_library target)
-  add_library(${target} INTERFACE IMPORTED)
-  set(_libs)
-  foreach(_name ${ARGN})
-    find_library(_lib_${_name} ${_name} PATHS "${TORCH_ROOT}/lib" NO_DEFAULT_PATH REQUIRED)
-    list(APPEND _libs "${_lib_${_name}}")
-  endforeach()
-  set_target_properties(${target} PROPERTIES INTERFACE_LINK_LIBRARIES "${_libs}")
-endfunction()
-
-_fusedact_torch_library(fusedact::torch c10 torch_cpu torch)
-# Torch's headers are system headers here, so that our warnings-as-errors see only our code.
-set_target_properties(fusedact::torch PROPERTIES
-  INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${TORCH_ROOT}/include;${TORCH_ROOT}/include/torch/csrc/api/include"
-  INTERFACE_INCLUDE_DIRECTORIES "${TORCH_ROOT}/include;${TORCH_ROOT}/include/torch/csrc/api/include")
+include("${CMAKE_CURRENT_LIST_DIR}/fusedactTorch.cmake")
+fusedact_torch_target("${TORCH_ROOT}")
 
 set(FUSEDACT_TORCH_HAS_CUDA OFF)
 if(EXISTS "${TORCH_ROOT}/lib/libtorch_cuda.so")
@@ -69,6 +57,10 @@ endif()
 # Call after enable_language(CUDA).
 macro(fusedact_define_torch_cuda)
   find_package(CUDAToolkit REQUIRED)
-  _fusedact_torch_library(fusedact::torch_cuda c10_cuda torch_cuda)
+  add_library(fusedact::torch_cuda INTERFACE IMPORTED)
+  foreach(_name c10_cuda torch_cuda)
+    find_library(_fusedact_lib_${_name} ${_name} PATHS "${TORCH_ROOT}/lib" NO_DEFAULT_PATH REQUIRED)
+    set_property(TARGET fusedact::torch_cuda APPEND PROPERTY INTERFACE_LINK_LIBRARIES "${_fusedact_lib_${_name}}")
+  endforeach()
   set_property(TARGET fusedact::torch_cuda APPEND PROPERTY INTERFACE_LINK_LIBRARIES fusedact::torch CUDA::cudart)
 endmacro()

@@ -1,6 +1,8 @@
 // Run-time choice of the CPU kernels' instruction set (see isa.h).
 #include "cpu/isa.h"
 
+#include "cpu_features.h"  // generated: the CPU features of each set's compiler flags
+
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -11,18 +13,18 @@
 namespace fusedact::cpu {
 namespace {
 
+// Whether the CPU has every feature of a set: the features its kernels are compiled for.
+#define FUSEDACT_HAS(feature) &&__builtin_cpu_supports(#feature)
+
 bool cpu_supports(Isa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   switch (isa) {
     case Isa::AVX512_BF16:
-      return cpu_supports(Isa::AVX512) && __builtin_cpu_supports("avx512bf16");
+      return true FUSEDACT_CPU_FEATURES_AVX512_BF16(FUSEDACT_HAS);
     case Isa::AVX512:
-      // The flags at::vec's AVX-512 code is compiled with.
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("fma");
+      return true FUSEDACT_CPU_FEATURES_AVX512(FUSEDACT_HAS);
     case Isa::AVX2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return true FUSEDACT_CPU_FEATURES_AVX2(FUSEDACT_HAS);
     case Isa::DEFAULT:
       return true;
   }
@@ -68,7 +70,8 @@ Isa parse(const std::string& name) {
       return isa;
     }
   }
-  TORCH_CHECK(false, "fusedact: unknown CPU instruction set '", name, "' (expected default, avx2, avx512 or avx512_bf16)");
+  TORCH_CHECK(false, "fusedact: unknown CPU instruction set '", name,
+              "' (expected default, avx2, avx512 or avx512_bf16)");
 }
 
 Isa initial_isa() {

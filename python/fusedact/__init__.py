@@ -16,12 +16,11 @@ import os as _os
 import torch as _torch  # noqa: F401  (loads libtorch before libfusedact)
 
 from . import _C, _dtensor, _vmap, functional, nn
+from ._version import __version__  # written by the build from pyproject.toml
 from .convert import conversion_plan, convert
 
 _vmap.register()
 _dtensor.install()
-
-__version__ = "0.1.0"
 
 #: Folder to add to CMAKE_PREFIX_PATH for ``find_package(fusedact)`` in C++ projects,
 #: as ``torch.utils.cmake_prefix_path`` is for LibTorch.

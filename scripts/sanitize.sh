@@ -33,5 +33,6 @@ export PYTHONPATH="$PWD/$build/python${PYTHONPATH:+:$PYTHONPATH}"
 python -c "import fusedact, sys; sys.exit(0 if fusedact.__file__.startswith('$PWD/$package') else 'sanitize: not the sanitized fusedact')"
 
 # test_cpp_package builds a client against the installed package config, the normal run's job.
-python -m pytest tests/python -q -ra -p no:cacheprovider --ignore=tests/python/test_cpp_package.py "$@"
+python -m pytest tests/python -q -ra -p no:cacheprovider -n "${PYTEST_WORKERS:-auto}" --dist loadgroup \
+    --ignore=tests/python/test_cpp_package.py "$@"
 ctest --test-dir "$build" --output-on-failure

@@ -32,7 +32,8 @@ fi
 python -m pip install -q --upgrade pip
 # transformers, timm and matplotlib: test extras, not dependencies (the tests convert their
 # models, compare gated_ffn with their feed-forward blocks and draw the figures).
-python -m pip install -q "$TORCH_SPEC" numpy pytest expecttest hypothesis transformers timm matplotlib "cmake>=3.26" ninja setuptools wheel
+python -m pip install -q "$TORCH_SPEC" numpy pytest pytest-xdist expecttest hypothesis transformers timm matplotlib \
+    pre-commit "cmake>=3.26" ninja "setuptools>=77" wheel
 
 if ! python -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-8.0;9.0}

@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . .venv/bin/activate
-python -m pytest tests/python -q -ra "$@"
+# Parallel over the cores (pytest-xdist); the tests marked xdist_group (over 2^31 elements,
+# ~13 GB each) run one after another on one worker.
+python -m pytest tests/python -q -ra -n "${PYTEST_WORKERS:-auto}" --dist loadgroup "$@"
 ctest --test-dir build/current --output-on-failure

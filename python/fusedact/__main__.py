@@ -82,6 +82,7 @@ def main(argv=None) -> int:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(info, f, indent=1)
+                f.write("\n")
         if args.plot:
             from .plot import plot_bench
 

@@ -4,6 +4,9 @@ import argparse
 import json
 import sys
 
+# Each size range of the summary, on the CPU from the 4K elements of a small layer up.
+DEFAULT_SIZES = {"cpu": "4K,16K,64K,256K,1M,4M,16M", "cuda": "64K,1M,4M,16M"}
+
 
 def _sizes(text: str) -> list[int]:
     units = {"K": 1 << 10, "M": 1 << 20}
@@ -18,7 +21,11 @@ def main(argv=None) -> int:
     bench.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when there is a GPU, else cpu")
     bench.add_argument("--ops", help="comma-separated op names (default: all)")
     bench.add_argument("--dtypes", help="comma-separated dtypes (default: float32,bfloat16, and float16 on CUDA)")
-    bench.add_argument("--sizes", default="64K,1M,4M,16M", help="comma-separated element counts (default: %(default)s)")
+    bench.add_argument(
+        "--sizes",
+        help=f"comma-separated element counts (default: {DEFAULT_SIZES['cpu']} on the CPU, "
+        f"{DEFAULT_SIZES['cuda']} on CUDA)",
+    )
     bench.add_argument(
         "--repeats",
         type=int,
@@ -26,6 +33,15 @@ def main(argv=None) -> int:
         help="measurements per case, at least; up to 4x as many while the speedup is not known to +-5%%",
     )
     bench.add_argument("--min-time", type=float, default=0.02, help="seconds one measurement lasts at least")
+    bench.add_argument(
+        "--models",
+        nargs="?",
+        const="all",
+        help="time whole models instead, converted against unconverted: training step and inference "
+        "(comma-separated names, default all: resnet18, efficientnet_b0, mobilenetv3_small_100, vit_tiny, llama)",
+    )
+    bench.add_argument("--batch", type=int, default=8, help="--models: the batch (default: %(default)s)")
+    bench.add_argument("--image-size", type=int, default=224, help="--models: timm's image size (default: %(default)s)")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     bench.add_argument("--plot", metavar="FILE", help="also draw the speedups (PNG, or SVG by its suffix; matplotlib)")
     bench.add_argument(
@@ -63,11 +79,28 @@ def main(argv=None) -> int:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device == "cuda" and not torch.cuda.is_available():
             parser.error("--device cuda: no GPU here")
+        if args.models:
+            from . import bench_models
+
+            names = None if args.models == "all" else args.models.split(",")
+            results = bench_models.run(names, device, args.batch, args.image_size, args.repeats)
+            print(
+                f"fusedact {fusedact.__version__} vs torch {torch.__version__}, {device}, "
+                f"{torch.get_num_threads()} threads, batch {args.batch}: converted (ffn=True) vs unconverted"
+            )
+            print(bench_models.format_table(results))
+            if args.json:
+                doc = {"torch": torch.__version__, "device": device, "threads": torch.get_num_threads()}
+                doc |= {"batch": args.batch, "results": [r.as_dict() for r in results]}
+                with open(args.json, "w") as f:
+                    json.dump(doc, f, indent=1)
+                    f.write("\n")
+            return 0
         info, results = bench_module.run(
             device,
             args.ops.split(",") if args.ops else None,
             args.dtypes.split(",") if args.dtypes else None,
-            _sizes(args.sizes),
+            _sizes(args.sizes or DEFAULT_SIZES[device]),
             args.repeats,
             args.min_time,
             reuse_memory=not args.fresh_pages,

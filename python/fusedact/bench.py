@@ -542,25 +542,30 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def summarize(results: list[Result], min_numel: int = 1 << 20) -> str:
-    """Per kind of op and pass: the median and lowest speedup over torch (at sizes of at least
-    min_numel elements, and the ops of one shape), and the bytes the blocks keep for backward."""
+#: The size ranges the summary takes apart, so that no range hides behind another: label,
+#: and the element counts it holds (lowest included, highest excluded).
+SIZE_RANGES = [("<=64K", 0, (1 << 16) + 1), ("64K-1M", (1 << 16) + 1, 1 << 20), (">=1M", 1 << 20, float("inf"))]
+
+
+def summarize(results: list[Result]) -> str:
+    """Per kind of op, pass and size range (SIZE_RANGES): the median and lowest speedup over
+    torch; and the bytes the blocks keep for backward."""
     kinds = {op.name: op.kind for op in OPS}
-    one_shape = {op.name for op in OPS if op.block or op.fixed_shape}
     lines = []
     for kind in ("pointwise", "row", "glu", "block"):
         for pass_ in PASSES:
-            cases = sorted(
-                (r.speedup, r.op, r.dtype, r.numel)
-                for r in results
-                if kinds[r.op] == kind and r.pass_ == pass_ and (r.numel >= min_numel or r.op in one_shape)
-            )
-            if cases:
-                low = cases[0]
-                lines.append(
-                    f"{kind} {pass_}: median speedup {statistics.median(c[0] for c in cases):.2f}x, "
-                    f"lowest {low[0]:.2f}x ({low[1]} {low[2]} {_size_name(low[3])}), {len(cases)} cases"
+            for label, low_numel, high_numel in SIZE_RANGES:
+                cases = sorted(
+                    (r.speedup, r.op, r.dtype, r.numel)
+                    for r in results
+                    if kinds[r.op] == kind and r.pass_ == pass_ and low_numel <= r.numel < high_numel
                 )
+                if cases:
+                    low = cases[0]
+                    lines.append(
+                        f"{kind} {pass_} {label}: median speedup {statistics.median(c[0] for c in cases):.2f}x, "
+                        f"lowest {low[0]:.2f}x ({low[1]} {low[2]} {_size_name(low[3])}), {len(cases)} cases"
+                    )
     for r in results:
         if "saved_bytes" in r.extra:
             ours, theirs = r.extra["saved_bytes"], r.extra["torch_saved_bytes"]

@@ -40,10 +40,16 @@ def test_bench_table_and_json(tmp_path):
         assert r["copy_bandwidth_fraction"] == pytest.approx(r["gbps"] / doc["copy_bandwidth_gbps"])
     header = next(line for line in run.stdout.splitlines() if line.startswith("op "))
     assert all(column in header for column in ("fusedact ms", "torch ms", "speedup", "GB/s", "% copy bw"))
-    # The summary covers the sizes of at least 1M elements: two pointwise ops and one row op, two dtypes.
+    # The summary takes each size range apart: two pointwise ops and one row op, two dtypes.
     summary = {line.split(":")[0]: line for line in run.stdout.splitlines() if "median speedup" in line}
-    assert summary.keys() == {"pointwise forward", "pointwise backward", "row forward", "row backward"}
-    assert summary["pointwise forward"].endswith(", 4 cases") and summary["row backward"].endswith(", 2 cases")
+    assert summary.keys() == {
+        f"{kind} {pass_} {size}"
+        for kind in ("pointwise", "row")
+        for pass_ in ("forward", "backward")
+        for size in ("<=64K", ">=1M")
+    }
+    assert summary["pointwise forward <=64K"].endswith(", 4 cases")
+    assert summary["row backward >=1M"].endswith(", 2 cases")
 
 
 def test_ops_of_one_shape_run_once_whatever_the_sizes(tmp_path):
@@ -84,3 +90,19 @@ def test_bench_unknown_op_is_a_clear_error():
     run = bench("--ops", "relu,nosuchop")
     assert run.returncode != 0
     assert "unknown ops ['nosuchop']" in run.stderr
+
+
+def test_bench_models_table_and_json(tmp_path):
+    """--models: a converted and an unconverted model, training step and inference, paired."""
+    pytest.importorskip("timm")
+    out = tmp_path / "models.json"
+    args = ["--models", "mobilenetv3_small_100", "--batch", "2", "--image-size", "64", "--json", str(out)]
+    run = bench(*args)
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| mobilenetv3_small_100 |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["training", "inference"]
+    doc = json.loads(out.read_text())
+    assert doc["batch"] == 2 and [r["mode"] for r in doc["results"]] == ["training", "inference"]
+    for r in doc["results"]:
+        assert r["converted_ms"] > 0 and r["unconverted_ms"] > 0
+        assert r["speedup_ci95"][0] <= r["speedup"] <= r["speedup_ci95"][1]

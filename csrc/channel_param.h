@@ -89,7 +89,7 @@ struct ChannelParamFamily {
   template <class Backend>
   struct Kernels {
     static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
-      at::Tensor out = at::empty_like(self);
+      at::Tensor out = output_like(self);
       auto iter = pointwise_iter({out}, {self, broadcast_param(self, param)});
       Backend::run(iter, BinaryForwardFn<Math>{});
       return out;
@@ -97,7 +97,7 @@ struct ChannelParamFamily {
 
     static at::Tensor backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor& param) {
       check_backward_args(op_name<Backward>(), grad, self);
-      at::Tensor grad_input = at::empty_like(self);
+      at::Tensor grad_input = output_like(self);
       auto iter = pointwise_iter({grad_input}, {grad, self, broadcast_param(self, param)});
       Backend::run(iter, ParamBackwardFn<Math>{});
       return grad_input;

@@ -77,9 +77,9 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
 
   static Math make(P... params) { return Op::make(params...); }
   // make, with the parameters checked against the dtype they will run in.
-  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
+  static Math math(const char* op, at::ScalarType dtype, P... params) {
     Math m = make(params...);
-    check_params_fit(op.c_str(), dtype, Op::kParams, params...);
+    check_params_fit(op, dtype, Op::kParams, params...);
     return m;
   }
 
@@ -114,7 +114,7 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
   struct Kernels {
     static at::Tensor forward(const at::Tensor& gate, const at::Tensor& up, P... params) {
       check_pair(Op::kName, gate, up);
-      at::Tensor out = at::empty_like(gate);
+      at::Tensor out = output_like(gate);
       auto iter = pointwise_iter({out}, {gate, up});
       Backend::run(iter, BinaryForwardFn<Math>{math(Op::kName, gate.scalar_type(), params...)});
       return out;
@@ -124,17 +124,17 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
                                                        const at::Tensor& up, P... params) {
       check_pair(op_name<Backward>(), gate, up);
       check_backward_args(op_name<Backward>(), grad, gate);
-      at::Tensor grad_gate = at::empty_like(gate), grad_up = at::empty_like(up);
+      at::Tensor grad_gate = output_like(gate), grad_up = output_like(up);
       auto iter = pointwise_iter({grad_gate, grad_up}, {grad, gate, up});
-      Backend::run(iter, GatedBackwardFn<Math>{math(op_name<Backward>(), gate.scalar_type(), params...)});
+      Backend::run(iter, GatedBackwardFn<Math>{math(op_name<Backward>().c_str(), gate.scalar_type(), params...)});
       return {grad_gate, grad_up};
     }
 
     static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) {
       const auto [gate, up] = halves(op_name<Split>(), self, dim);
-      at::Tensor out = at::empty_like(gate);
+      at::Tensor out = output_like(gate);
       auto iter = pointwise_iter({out}, {gate, up});
-      Backend::run(iter, BinaryForwardFn<Math>{math(op_name<Split>(), self.scalar_type(), params...)});
+      Backend::run(iter, BinaryForwardFn<Math>{math(op_name<Split>().c_str(), self.scalar_type(), params...)});
       return out;
     }
 
@@ -142,10 +142,10 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
     static at::Tensor split_backward(const at::Tensor& grad, const at::Tensor& self, int64_t dim, P... params) {
       const auto [gate, up] = halves(op_name<SplitBackward>(), self, dim);
       check_backward_args(op_name<SplitBackward>(), grad, gate);
-      at::Tensor grad_self = at::empty_like(self);
+      at::Tensor grad_self = output_like(self);
       const auto [grad_gate, grad_up] = halves(op_name<SplitBackward>(), grad_self, dim);
       auto iter = pointwise_iter({grad_gate, grad_up}, {grad, gate, up});
-      Backend::run(iter, GatedBackwardFn<Math>{math(op_name<SplitBackward>(), self.scalar_type(), params...)});
+      Backend::run(iter, GatedBackwardFn<Math>{math(op_name<SplitBackward>().c_str(), self.scalar_type(), params...)});
       return grad_self;
     }
   };
@@ -161,16 +161,16 @@ struct GluFamily<Op, c10::guts::typelist::typelist<P...>> {
                                                        const at::Tensor& up, P... params) {
       check_pair(op_name<Backward>(), gate, up);
       check_backward_args(op_name<Backward>(), grad, gate);
-      (void)math(op_name<Backward>(), gate.scalar_type(), params...);
+      (void)math(op_name<Backward>().c_str(), gate.scalar_type(), params...);
       return {at::empty_like(gate), at::empty_like(up)};
     }
     static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) {
-      (void)math(op_name<Split>(), self.scalar_type(), params...);
+      (void)math(op_name<Split>().c_str(), self.scalar_type(), params...);
       return at::empty_like(std::get<0>(halves(op_name<Split>(), self, dim)));
     }
     static at::Tensor split_backward(const at::Tensor& grad, const at::Tensor& self, int64_t dim, P... params) {
       check_backward_args(op_name<SplitBackward>(), grad, std::get<0>(halves(op_name<SplitBackward>(), self, dim)));
-      (void)math(op_name<SplitBackward>(), self.scalar_type(), params...);
+      (void)math(op_name<SplitBackward>().c_str(), self.scalar_type(), params...);
       return at::empty_like(self);
     }
   };

@@ -13,6 +13,7 @@
 #include "functors.h"
 #include "ops.h"
 
+#include <ATen/EmptyTensor.h>
 #include <ATen/TensorIterator.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty_like.h>
@@ -27,6 +28,13 @@
 #include <tuple>
 
 namespace fusedact {
+
+// A new tensor like t, as at::empty_like(t) makes it, but in the common case (a contiguous
+// CPU tensor) without the dispatcher's trips, a good part of an op's cost on a small tensor.
+inline at::Tensor output_like(const at::Tensor& t) {
+  if (t.is_cpu() && t.is_contiguous()) return at::detail::empty_cpu(t.sizes(), t.scalar_type());
+  return at::empty_like(t);
+}
 
 // ---- argument checks ----------------------------------------------------------------------
 
@@ -145,9 +153,9 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
   using Functors = TypeList<ForwardFn<Math>, BackwardFn<Math>>;
 
   // The math struct for the schema arguments, checked against the dtype they will run in.
-  static Math math(const std::string& op, at::ScalarType dtype, P... params) {
+  static Math math(const char* op, at::ScalarType dtype, P... params) {
     Math m = Op::make(params...);
-    check_params_fit(op.c_str(), dtype, Op::kParams, params...);
+    check_params_fit(op, dtype, Op::kParams, params...);
     return m;
   }
 
@@ -175,7 +183,7 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
       if (at::Tensor out; integers(self, out, params...)) return out;
       check_floating(Op::kName, "input", self);
       auto fn = ForwardFn<Math>{math(Op::kName, self.scalar_type(), params...)};
-      at::Tensor out = at::empty_like(self);
+      at::Tensor out = output_like(self);
       auto iter = pointwise_iter({out}, {self});
       Backend::run(iter, fn);
       return out;
@@ -185,7 +193,7 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
       if (integers_(self, params...)) return;
       const std::string& name = op_name<Inplace>();
       check_floating(name.c_str(), "input", self);
-      auto fn = ForwardFn<Math>{math(name, self.scalar_type(), params...)};
+      auto fn = ForwardFn<Math>{math(name.c_str(), self.scalar_type(), params...)};
       auto iter = pointwise_iter({self}, {self});
       Backend::run(iter, fn);
     }
@@ -193,8 +201,8 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
     static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
       const std::string& name = op_name<Backward>();
       check_backward_args(name, grad, saved);
-      auto fn = BackwardFn<Math>{math(name, saved.scalar_type(), params...)};
-      at::Tensor grad_input = at::empty_like(saved);
+      auto fn = BackwardFn<Math>{math(name.c_str(), saved.scalar_type(), params...)};
+      at::Tensor grad_input = output_like(saved);
       auto iter = pointwise_iter({grad_input}, {grad, saved});
       Backend::run(iter, fn);
       return grad_input;
@@ -214,12 +222,12 @@ struct PointwiseFamily<Op, c10::guts::typelist::typelist<P...>> {
       if (integers_(self, params...)) return;
       const std::string& name = op_name<Inplace>();
       check_floating(name.c_str(), "input", self);
-      (void)math(name, self.scalar_type(), params...);
+      (void)math(name.c_str(), self.scalar_type(), params...);
     }
     static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
       const std::string& name = op_name<Backward>();
       check_backward_args(name, grad, saved);
-      (void)math(name, saved.scalar_type(), params...);
+      (void)math(name.c_str(), saved.scalar_type(), params...);
       return at::empty_like(saved);
     }
   };

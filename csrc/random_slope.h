@@ -96,10 +96,10 @@ struct RandomSlopeFamily<Op, c10::guts::typelist::typelist<P...>> {
   using RandomFunctors = TypeList<RandomSlopeForwardFn<Math>, RandomSlopeBackwardFn<Math>>;
 
   // The math for the arguments, checked: the input's dtype, the seed's, the parameters.
-  static Math math(const std::string& op, const at::Tensor& self, Seed seed, P... params) {
-    check_floating(op.c_str(), "input", self);
+  static Math math(const char* op, const at::Tensor& self, Seed seed, P... params) {
+    check_floating(op, "input", self);
     Math m = Op::make(params...);
-    check_params_fit(op.c_str(), self.scalar_type(), Op::kParams, params...);
+    check_params_fit(op, self.scalar_type(), Op::kParams, params...);
     if (seed.has_value()) {
       TORCH_CHECK(seed->scalar_type() == at::kLong && seed->sym_numel() == 1, "fusedact.", op,
                   ": seed must be an int64 tensor of one element, got ", seed->scalar_type(), " of shape ",
@@ -133,7 +133,7 @@ struct RandomSlopeFamily<Op, c10::guts::typelist::typelist<P...>> {
 
     static at::Tensor forward(const at::Tensor& self, Seed seed, P... params) {
       const Math m = math(Op::kName, self, seed, params...);
-      at::Tensor out = at::empty_like(self);
+      at::Tensor out = output_like(self);
       if (seed.has_value()) {
         run_random(out, std::array{self}, *seed, RandomSlopeForwardFn<Math>{m});
       } else {
@@ -144,7 +144,7 @@ struct RandomSlopeFamily<Op, c10::guts::typelist::typelist<P...>> {
     }
 
     static void forward_(at::Tensor& self, Seed seed, P... params) {
-      const Math m = math(op_name<Inplace>(), self, seed, params...);
+      const Math m = math(op_name<Inplace>().c_str(), self, seed, params...);
       if (seed.has_value()) {
         run_random(self, std::array{self}, *seed, RandomSlopeForwardFn<Math>{m});
       } else {
@@ -156,8 +156,8 @@ struct RandomSlopeFamily<Op, c10::guts::typelist::typelist<P...>> {
     static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, Seed seed, P... params) {
       const std::string& name = op_name<Backward>();
       check_backward_args(name, grad, output);
-      const Math m = math(name, output, seed, params...);
-      at::Tensor grad_input = at::empty_like(output);
+      const Math m = math(name.c_str(), output, seed, params...);
+      at::Tensor grad_input = output_like(output);
       if (seed.has_value()) {
         run_random(grad_input, std::array{grad, output}, *seed, RandomSlopeBackwardFn<Math>{m});
       } else {
@@ -175,12 +175,12 @@ struct RandomSlopeFamily<Op, c10::guts::typelist::typelist<P...>> {
       return at::empty_like(self);
     }
     static void forward_(at::Tensor& self, Seed seed, P... params) {
-      (void)math(op_name<Inplace>(), self, seed, params...);
+      (void)math(op_name<Inplace>().c_str(), self, seed, params...);
     }
     static at::Tensor backward(const at::Tensor& grad, const at::Tensor& output, Seed seed, P... params) {
       const std::string& name = op_name<Backward>();
       check_backward_args(name, grad, output);
-      (void)math(name, output, seed, params...);
+      (void)math(name.c_str(), output, seed, params...);
       return at::empty_like(output);
     }
   };

@@ -40,18 +40,18 @@ C10_ALWAYS_INLINE at::vec::Vectorized<float> select_below(const at::vec::Vectori
 #endif
 }
 
-// The standard normal CDF Phi(x) of float lanes, which gelu rests on, in two pieces:
-//  - from -4.497 on, 1/2 + x P(x^2) / Q(x^2), x clamped above at 4 sqrt 2 (beyond it Phi rounds
-//    to 1 in float), the result at 1. P and Q (degree 5 each) are a least-squares fit of
-//    erf(x) / x on [0, 4] in relative error (3.8e-8), rescaled to Phi; float evaluation brings
-//    the result to within 3e-7 of Phi, and under 6e-8 on average.
-//  - below -4.497, where Phi(x) < 3.4e-6 and the rational's absolute error would be most of it,
-//    max(0, T(max(x, -6) + 6)) with T of degree 6, fitted to Phi(x) + 5e-10 on [-6, -4.497] in
-//    absolute error (2.7e-9) and T(0) = -5e-10: 0 below -6, where Phi(x) < 1e-9 and
-//    1 + erf(x / sqrt 2) is 0 in float too.
-// In the tail that is 2.7e-9 absolute, where 1 + erf(x / sqrt 2) (ATen's form) keeps erf's error
-// near -1 (gelu's error there was twice torch's with the rational alone); and no exp: gelu
-// costs less than with ATen's Sleef erf. -inf gives 0, +inf 1, NaN passes.
+// The standard normal CDF Phi(x) of float lanes, which gelu rests on:
+//  - for |x| < 1, 1/2 + x P(x^2) / Q(x^2). P and Q (degree 5 each) are a least-squares fit of
+//    erf(x) / x on [0, 4] in relative error (3.8e-8), rescaled to Phi; float evaluation keeps
+//    the result within 1e-7 of Phi there.
+//  - for |x| >= 1, Phi(-|x|) (and 1 minus it for x > 0) from polynomials fitted to Phi in
+//    absolute error, which 1 + erf(x / sqrt 2) (ATen's form) and the rational lose as Phi
+//    nears 0 or 1 (gelu's error was up to twice torch's with the rational alone): on [-3, -1),
+//    N(x + 2) of degree 9 (8e-9; 3.5e-8 evaluated in float); on [-4.497, -3), M(x + 4.497) of
+//    degree 7 (1.7e-9; 2e-9 in float); below, max(0, T(max(x, -6) + 6)) with T of degree 6,
+//    fitted to Phi(x) + 5e-10 on [-6, -4.497] (2.7e-9) and T(0) = -5e-10: 0 below -6, where
+//    Phi(x) < 1e-9 and 1 + erf(x / sqrt 2) is 0 in float too.
+// No exp: gelu costs less than with ATen's Sleef erf. -inf gives 0, +inf 1, NaN passes.
 inline at::vec::Vectorized<float> fast_normal_cdf(const at::vec::Vectorized<float>& x) {
   using V = at::vec::Vectorized<float>;
   static constexpr float kP[] = {0.3989422619342804f,    0.03377096354961395f,   0.004665527958422899f,
@@ -65,19 +65,37 @@ inline at::vec::Vectorized<float> fast_normal_cdf(const at::vec::Vectorized<floa
   static constexpr float kTail[] = {-4.999999858590343e-10f, -5.592952589950073e-08f, 9.609804010324297e-07f,
                                     -3.911496150976745e-06f, 7.112806997611187e-06f,  -5.791074272565311e-06f,
                                     1.9741146388696507e-06f};
-  static constexpr float kTailStart = -6.0f, kTailEnd = -4.497f, kOneAt = 5.656854152679443f;
-  const V u = at::vec::clamp_min(x, V(kTailStart)) - V(kTailStart);
+  static constexpr float kMiddle[] = {3.4476688597351313e-06f,  1.6112335288198665e-05f, 3.708663643919863e-05f,
+                                      5.11914913658984e-05f,    4.6600205678259954e-05f, 5.935672379564494e-05f,
+                                      -4.5673227759834845e-06f, 2.603278153401334e-05f};
+  static constexpr float kNear[] = {0.02275012619793415f,    0.053990911692380905f,    0.05399129167199135f,
+                                    0.0269964300096035f,     0.0044965981505811214f,   -0.0022543910890817642f,
+                                    -0.0013423545751720667f, -0.00010781153105199337f, 0.00010692281648516655f,
+                                    2.753785884124227e-05f};
+  static constexpr float kTailStart = -6.0f, kTailEnd = -4.497f, kMiddleEnd = -3.0f, kNearCenter = -2.0f,
+                         kCentralEnd = -1.0f;
+  // The tails at a = -|x|: Phi(a) for x <= -1, 1 - Phi(a) for x >= 1.
+  const V a = at::vec::minimum(x, -x);
+  const V u = at::vec::clamp_min(a, V(kTailStart)) - V(kTailStart);
   V tail(kTail[6]);
   for (int k = 5; k >= 0; --k) tail = at::vec::fmadd(tail, u, V(kTail[k]));
-  const V clamped = at::vec::clamp_max(x, V(kOneAt));
-  const V t = clamped * clamped;
+  const V v = a - V(kTailEnd);
+  V middle(kMiddle[7]);
+  for (int k = 6; k >= 0; --k) middle = at::vec::fmadd(middle, v, V(kMiddle[k]));
+  const V w = a - V(kNearCenter);
+  V near(kNear[9]);
+  for (int k = 8; k >= 0; --k) near = at::vec::fmadd(near, w, V(kNear[k]));
+  const V left =
+      select_below(a, kTailEnd, at::vec::clamp_min(tail, V(0.0f)), select_below(a, kMiddleEnd, middle, near));
+  const V outer = select_below(x, 0.0f, left, V(1.0f) - left);
+  // |x| < 1 (and NaN, which no comparison selects away).
+  const V t = x * x;
   V p(kP[5]), q(kQ[5]);
   for (int k = 4; k >= 0; --k) {
     p = at::vec::fmadd(p, t, V(kP[k]));
     q = at::vec::fmadd(q, t, V(kQ[k]));
   }
-  const V central = at::vec::clamp_max(at::vec::fmadd(clamped, p / q, V(0.5f)), V(1.0f));
-  return select_below(x, kTailEnd, at::vec::clamp_min(tail, V(0.0f)), central);
+  return select_below(a, kCentralEnd, outer, at::vec::fmadd(x, p / q, V(0.5f)));
 }
 
 // expm1 of float lanes from exp. ATen calls Sleef's, whose AVX-512 form (like its log1p's and

@@ -107,7 +107,7 @@ class Case:
         return self.id
 
 
-def _onednn_gelu(x, result):
+def onednn_gelu(x, result):
     """torch's float32 / bfloat16 CPU gelu runs oneDNN's gelu_erf (float16 too, on CPUs with
     AVX512-FP16), which returns NaN at +inf, overflows to inf above half the float32 maximum (it
     forms 2x), and (on some CPUs) gives +0.0 where the negative result underflows; torch's
@@ -125,7 +125,7 @@ def _gelu_left_tail(x):
     return (x >= -6) & (x < -4.5)
 
 
-_ONEDNN_GELU = {("cpu", dtype): _onednn_gelu for dtype in (torch.float32, torch.bfloat16, torch.float16)}
+_ONEDNN_GELU = {("cpu", dtype): onednn_gelu for dtype in (torch.float32, torch.bfloat16, torch.float16)}
 
 
 def _scalar_path_at_nan(case, x, grad):

@@ -67,7 +67,7 @@ def _dtensor_checks(rank):
     x = random_input((4, 6), torch.float32, "cpu")  # the same on every rank
     for case in [c for c in POINTWISE if c.param is None]:
         for placement in (Shard(0), Shard(1), Replicate()):
-            _check_dtensor_case(case.fused, case.torch, [x], [placement], mesh)
+            _check_dtensor_case(case.fused, case.reference, [x], [placement], mesh)
         if case.inplace:
             dx = distribute_tensor(x.clone(), mesh, [Shard(1)])
             assert case.fused(dx, inplace=True) is dx and dx.placements == (Shard(1),)

@@ -14,7 +14,7 @@ import torch
 import fusedact
 from fusedact import coverage
 from fusedact.convert import ACTIVATIONS, FFN_BLOCKS, conversion_plan
-from reference import assert_same, random_input
+from reference import assert_same, onednn_gelu, random_input
 
 transformers = pytest.importorskip("transformers")  # test extras, installed by scripts/setup.sh
 timm = pytest.importorskip("timm")
@@ -78,10 +78,17 @@ def test_activation_class_replaced_computes_its_forward(qualified, module, dtype
     out, ref = module(xs[0].clone()), reference(xs[1].clone())
     assert hooks == [out.shape]
     rtol, atol = (1.3e-6, 1e-5) if dtype == torch.float32 else (1.6e-2, 1e-2)
-    assert_same(out, ref, rtol=rtol, atol=atol)
+    # The signs of gelu's zeros are torch's artifacts on some CPUs: oneDNN's forward gives +0.0
+    # for a negative result that underflows (reference.onednn_gelu), and in the left tail
+    # (x < -4.5, reference._gelu_grad_in_float) torch's backward paths disagree on the sign of
+    # a gradient that rounds to zero.
+    erf_gelu = ACTIVATIONS[qualified].gate == "gelu"
+    forward_signs = ~onednn_gelu(x, ref.detach()) if erf_gelu else None
+    grad_signs = x >= -4.5 if erf_gelu else None
+    assert_same(out, ref, signed_zeros=forward_signs, rtol=rtol, atol=atol)
     out.sum().backward()
     ref.sum().backward()
-    assert_same(xs[0].grad, xs[1].grad, rtol=rtol, atol=atol)
+    assert_same(xs[0].grad, xs[1].grad, signed_zeros=grad_signs, rtol=rtol, atol=atol)
 
 
 def test_variants_that_compute_otherwise_are_left_alone():

@@ -40,6 +40,11 @@ def main(argv=None) -> int:
         help="time whole models instead, converted against unconverted: training step and inference "
         "(comma-separated names, default all: resnet18, efficientnet_b0, mobilenetv3_small_100, vit_tiny, llama)",
     )
+    bench.add_argument(
+        "--per-call",
+        action="store_true",
+        help="time the fixed cost of a call instead: 1K elements, one thread, forward and a training step",
+    )
     bench.add_argument("--batch", type=int, default=8, help="--models: the batch (default: %(default)s)")
     bench.add_argument("--image-size", type=int, default=224, help="--models: timm's image size (default: %(default)s)")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -104,6 +109,7 @@ def main(argv=None) -> int:
             args.repeats,
             args.min_time,
             reuse_memory=not args.fresh_pages,
+            per_call=args.per_call,
         )
         print(f"fusedact {fusedact.__version__} vs torch {info['torch']}, {info['device']}, {info['threads']} threads")
         if info["cpu_memory_reused"]:

@@ -18,12 +18,11 @@ Importing torch.distributed.tensor costs about half a second, so the rules are r
 when something else imports it (or at once, if it already is).
 """
 
-import importlib.abc
-import importlib.util
-import sys
 import warnings
 
 import torch
+
+from ._after_import import after_import
 
 __all__: list[str] = []
 
@@ -120,31 +119,8 @@ def _register_quietly() -> None:
         warnings.warn(f"fusedact: no DTensor sharding rules ({error})", stacklevel=2)
 
 
-class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds torch.distributed.tensor as Python would, and registers once it has run."""
-
-    def find_spec(self, name, path, target=None):
-        if name != _MODULE:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None:
-            self._loader, spec.loader = spec.loader, self
-        return spec
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        _register_quietly()
-
-
 def install() -> None:
     """Registers the rules now if DTensor is loaded, else as soon as it is."""
     if not torch.distributed.is_available():
         return
-    if _MODULE in sys.modules:
-        _register_quietly()
-    else:
-        sys.meta_path.insert(0, _AfterImport())
+    after_import(_MODULE, _register_quietly)

@@ -409,6 +409,12 @@ def _forward_backward(op: BenchOp, fn):
 
 PASSES = {"forward": _forward, "backward": _backward, "forward+backward": _forward_backward}
 
+#: bench --per-call: the fixed cost of a call, on PER_CALL_NUMEL elements with one thread,
+#: where the kernel's work is small beside it: the forward without autograd, and a training
+#: step (forward recording the graph, then backward).
+PER_CALL_NUMEL = 1024
+PER_CALL_PASSES = ("forward", "forward+backward")
+
 
 def _bytes(op: BenchOp, inputs, pass_):
     """The fewest bytes a pass must move: inputs read and outputs written once; backward also
@@ -422,18 +428,22 @@ def _bytes(op: BenchOp, inputs, pass_):
     return {"forward": forward, "backward": backward, "forward+backward": forward + backward}[pass_]
 
 
-def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy_gbps: float | None):
+def bench_op(
+    op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy_gbps: float | None, per_call: bool = False
+):
     """The op's passes at one dtype and size: at least `repeats` measurements each, and up to
-    four times as many while the speedup is not known to +-5% (95% confidence)."""
+    four times as many while the speedup is not known to +-5% (95% confidence). per_call: the
+    PER_CALL_PASSES, against torch eager only."""
     # Enough input sets to cycle through more memory than a GPU's L2 cache holds.
     nbytes = numel * torch.finfo(dtype).bits // 8
     sets = max(1, min(8, (256 << 20) // max(nbytes, 1))) if device == "cuda" and not op.block else 1
     input_sets = [op.inputs(numel, dtype, device, seed=s) for s in range(sets)]
+    compiled = op.compile_baseline and not per_call
     fns = [op.fused, op.torch]
-    if op.compile_baseline:
+    if compiled:
         fns.append(torch.compile(op.torch, dynamic=False))
     results = []
-    for pass_ in op.passes:
+    for pass_ in PER_CALL_PASSES if per_call else op.passes:
         timing = timer.compare([PASSES[pass_](op, fn) for fn in fns], input_sets, repeats, max_repeats=4 * repeats)
         seconds = [timing.median(i) for i in range(len(fns))]
         gbps = None if op.block else _bytes(op, input_sets[0], pass_) / seconds[0] / 1e9
@@ -447,8 +457,8 @@ def bench_op(op: BenchOp, dtype, numel, device, timer: Timer, repeats: int, copy
                 seconds[1] * 1e3,
                 gbps,
                 speedup=timing.ratio(1, 0),
-                compile_ms=seconds[2] * 1e3 if op.compile_baseline else None,
-                compile_speedup=timing.ratio(2, 0) if op.compile_baseline else None,
+                compile_ms=seconds[2] * 1e3 if compiled else None,
+                compile_speedup=timing.ratio(2, 0) if compiled else None,
                 copy_fraction=gbps / copy_gbps if copy_gbps and gbps else None,
                 extra={"repeats": len(timing.samples[0]), "speedup_ci95": list(timing.ratio_interval(1, 0))},
             )
@@ -566,6 +576,19 @@ def summarize(results: list[Result]) -> str:
                         f"{kind} {pass_} {label}: median speedup {statistics.median(c[0] for c in cases):.2f}x, "
                         f"lowest {low[0]:.2f}x ({low[1]} {low[2]} {_size_name(low[3])}), {len(cases)} cases"
                     )
+    for pass_ in PASSES:
+        cases = sorted(
+            (1e3 * (r.fusedact_ms - r.torch_ms), r.op, r.dtype)
+            for r in results
+            if r.pass_ == pass_ and r.numel <= PER_CALL_NUMEL
+        )
+        if cases:
+            high = cases[-1]
+            lines.append(
+                f"per call {pass_} at {_size_name(PER_CALL_NUMEL)}: fusedact minus torch median "
+                f"{statistics.median(c[0] for c in cases):+.2f} us, largest {high[0]:+.2f} us ({high[1]} {high[2]}), "
+                f"{len(cases)} cases"
+            )
     for r in results:
         if "saved_bytes" in r.extra:
             ours, theirs = r.extra["saved_bytes"], r.extra["torch_saved_bytes"]
@@ -585,9 +608,15 @@ def run(
     min_seconds: float,
     reuse_memory: bool = True,
     progress=sys.stderr,
+    per_call: bool = False,
 ) -> tuple[dict, list[Result]]:
-    """Benchmarks the selected ops; returns the JSON document and the results."""
-    selected = [op for op in OPS if not ops or op.name in ops]
+    """Benchmarks the selected ops; returns the JSON document and the results. per_call: the
+    fixed cost of a call instead (PER_CALL_PASSES at PER_CALL_NUMEL elements, one thread; ops
+    of a fixed shape left out)."""
+    selected = [op for op in OPS if (not ops or op.name in ops) and not (per_call and (op.block or op.fixed_shape))]
+    if per_call:
+        sizes = [PER_CALL_NUMEL]
+        torch.set_num_threads(1)
     unknown = set(ops or ()) - {op.name for op in OPS}
     if unknown:
         raise SystemExit(f"fusedact bench: unknown ops {sorted(unknown)}; known: {[op.name for op in OPS]}")
@@ -604,7 +633,7 @@ def run(
     for i, (op, dtype, numel) in enumerate(cases, 1):
         line = f"\r[{i}/{len(cases)}] {op.name} {str(dtype).removeprefix('torch.')} {_size_name(numel)}"
         print(line.ljust(60), end="", file=progress, flush=True)
-        results += bench_op(op, dtype, numel, device, timer, repeats, copy_gbps)
+        results += bench_op(op, dtype, numel, device, timer, repeats, copy_gbps, per_call)
     print("\r" + " " * 60 + "\r", end="", file=progress, flush=True)
     build = fusedact.build_info()
     info = {

@@ -1,14 +1,16 @@
 """fusedact.functional: one function per operator, with torch.nn.functional's signature.
 
 Each calls the fused operator ``torch.ops.fusedact.<name>`` (the ``inplace=True`` forms call
-``<name>_`` and return their input); results match the torch.nn.functional twin (see the
-numerics contract in the README).
+``<name>_`` and return their input) through its dispatcher entry point, ``_ops.<name>`` (see
+_ops.py); results match the torch.nn.functional twin (see the numerics contract in the README).
 """
 
 import warnings
 
 import torch
 from torch import Tensor
+
+from . import _ops
 
 __all__ = [
     "celu",
@@ -54,28 +56,28 @@ __all__ = [
 
 def sigmoid(input: Tensor) -> Tensor:
     r"""sigmoid(x) = 1 / (1 + exp(-x)). As :func:`torch.sigmoid`."""
-    return torch.ops.fusedact.sigmoid(input)
+    return _ops.sigmoid(input)
 
 
 def tanh(input: Tensor) -> Tensor:
     r"""tanh(x). As :func:`torch.tanh`."""
-    return torch.ops.fusedact.tanh(input)
+    return _ops.tanh(input)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     r"""relu(x) = max(0, x). As :func:`torch.nn.functional.relu`."""
     if inplace:
-        torch.ops.fusedact.relu_(input)
+        _ops.relu_(input)
         return input
-    return torch.ops.fusedact.relu(input)
+    return _ops.relu(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     r"""x if x > 0 else negative_slope * x. As :func:`torch.nn.functional.leaky_relu`."""
     if inplace:
-        torch.ops.fusedact.leaky_relu_(input, negative_slope)
+        _ops.leaky_relu_(input, negative_slope)
         return input
-    return torch.ops.fusedact.leaky_relu(input, negative_slope)
+    return _ops.leaky_relu(input, negative_slope)
 
 
 def rrelu(
@@ -89,31 +91,31 @@ def rrelu(
     if training:  # uniform over the non-negative int64s (TorchScript takes no global here)
         seed = torch.randint(9223372036854775807, [], dtype=torch.int64, device=input.device)
     if inplace:
-        torch.ops.fusedact.rrelu_(input, seed, lower, upper)
+        _ops.rrelu_(input, seed, lower, upper)
         return input
-    return torch.ops.fusedact.rrelu(input, seed, lower, upper)
+    return _ops.rrelu(input, seed, lower, upper)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     r"""x if x > 0 else weight * x, weight one value or one per channel (dim 1 of the input).
     As :func:`torch.nn.functional.prelu`."""
-    return torch.ops.fusedact.prelu(input, weight)
+    return _ops.prelu(input, weight)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r"""x if x > 0 else alpha * (exp(x) - 1). As :func:`torch.nn.functional.elu`."""
     if inplace:
-        torch.ops.fusedact.elu_(input, alpha)
+        _ops.elu_(input, alpha)
         return input
-    return torch.ops.fusedact.elu(input, alpha)
+    return _ops.elu(input, alpha)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     r"""scale * elu(x, alpha) with SELU's constants. As :func:`torch.nn.functional.selu`."""
     if inplace:
-        torch.ops.fusedact.selu_(input)
+        _ops.selu_(input)
         return input
-    return torch.ops.fusedact.selu(input)
+    return _ops.selu(input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -121,20 +123,20 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
     ``approximate='tanh'`` gives 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
     """
-    return torch.ops.fusedact.gelu(input, approximate=approximate)
+    return _ops.gelu(input, approximate=approximate)
 
 
 def quick_gelu(input: Tensor) -> Tensor:
     r"""x * sigmoid(1.702 x), CLIP's approximation of gelu."""
-    return torch.ops.fusedact.quick_gelu(input)
+    return _ops.quick_gelu(input)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     r"""silu(x) = x * sigmoid(x). As :func:`torch.nn.functional.silu`."""
     if inplace:
-        torch.ops.fusedact.silu_(input)
+        _ops.silu_(input)
         return input
-    return torch.ops.fusedact.silu(input)
+    return _ops.silu(input)
 
 
 def swish(input: Tensor, beta: float | Tensor = 1.0) -> Tensor:
@@ -144,102 +146,102 @@ def swish(input: Tensor, beta: float | Tensor = 1.0) -> Tensor:
     channel (dim 1 of the input, as :func:`torch.nn.functional.prelu`'s weight).
     """
     if isinstance(beta, Tensor):
-        return torch.ops.fusedact.swish_tensor(input, beta)
-    return torch.ops.fusedact.swish(input, beta)
+        return _ops.swish_tensor(input, beta)
+    return _ops.swish(input, beta)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     r"""mish(x) = x * tanh(softplus(x)). As :func:`torch.nn.functional.mish`."""
     if inplace:
-        torch.ops.fusedact.mish_(input)
+        _ops.mish_(input)
         return input
-    return torch.ops.fusedact.mish(input)
+    return _ops.mish(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     r"""log(1 + exp(beta x)) / beta, and x where beta x > threshold.
     As :func:`torch.nn.functional.softplus`."""
-    return torch.ops.fusedact.softplus(input, beta, threshold)
+    return _ops.softplus(input, beta, threshold)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     r"""min(max(x, min_val), max_val). As :func:`torch.nn.functional.hardtanh`."""
     if inplace:
-        torch.ops.fusedact.hardtanh_(input, min_val, max_val)
+        _ops.hardtanh_(input, min_val, max_val)
         return input
-    return torch.ops.fusedact.hardtanh(input, min_val, max_val)
+    return _ops.hardtanh(input, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     r"""min(max(x, 0), 6). As :func:`torch.nn.functional.relu6`."""
     if inplace:
-        torch.ops.fusedact.relu6_(input)
+        _ops.relu6_(input)
         return input
-    return torch.ops.fusedact.relu6(input)
+    return _ops.relu6(input)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     r"""relu6(x + 3) / 6. As :func:`torch.nn.functional.hardsigmoid`."""
     if inplace:
-        torch.ops.fusedact.hardsigmoid_(input)
+        _ops.hardsigmoid_(input)
         return input
-    return torch.ops.fusedact.hardsigmoid(input)
+    return _ops.hardsigmoid(input)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     r"""x * relu6(x + 3) / 6. As :func:`torch.nn.functional.hardswish`."""
     if inplace:
-        torch.ops.fusedact.hardswish_(input)
+        _ops.hardswish_(input)
         return input
-    return torch.ops.fusedact.hardswish(input)
+    return _ops.hardswish(input)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r"""max(0, x) + min(0, alpha * (exp(x / alpha) - 1)). As :func:`torch.nn.functional.celu`."""
     if inplace:
-        torch.ops.fusedact.celu_(input, alpha)
+        _ops.celu_(input, alpha)
         return input
-    return torch.ops.fusedact.celu(input, alpha)
+    return _ops.celu(input, alpha)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
     r"""log(sigmoid(x)). As :func:`torch.nn.functional.logsigmoid`."""
-    return torch.ops.fusedact.logsigmoid(input)
+    return _ops.logsigmoid(input)
 
 
 def softsign(input: Tensor) -> Tensor:
     r"""x / (1 + abs(x)). As :func:`torch.nn.functional.softsign`."""
-    return torch.ops.fusedact.softsign(input)
+    return _ops.softsign(input)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
     r"""x - tanh(x). As :func:`torch.nn.functional.tanhshrink`."""
-    return torch.ops.fusedact.tanhshrink(input)
+    return _ops.tanhshrink(input)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     r"""x - lambd above lambd, x + lambd below -lambd, 0 between. As
     :func:`torch.nn.functional.softshrink`."""
-    return torch.ops.fusedact.softshrink(input, lambd)
+    return _ops.softshrink(input, lambd)
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     r"""x outside [-lambd, lambd], 0 inside. As :func:`torch.nn.functional.hardshrink`."""
-    return torch.ops.fusedact.hardshrink(input, lambd)
+    return _ops.hardshrink(input, lambd)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     r"""value where x <= threshold, else x. As :func:`torch.nn.functional.threshold`."""
     if inplace:
-        torch.ops.fusedact.threshold_(input, threshold, value)
+        _ops.threshold_(input, threshold, value)
         return input
-    return torch.ops.fusedact.threshold(input, threshold, value)
+    return _ops.threshold(input, threshold, value)
 
 
 def relu_squared(input: Tensor) -> Tensor:
     r"""relu(x)^2, the squared ReLU of Primer (So et al. 2021); transformers' ``relu2``
     (``ReLUSquaredActivation``)."""
-    return torch.ops.fusedact.relu_squared(input)
+    return _ops.relu_squared(input)
 
 
 # GLU variants, act(gate) * up. ``f(gate, up)`` takes the two as tensors of one shape;
@@ -253,40 +255,40 @@ def swiglu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
     r"""silu(gate) * up: ``swiglu(gate, up)``, or ``swiglu(x, dim=-1)`` with
     gate, up = x.chunk(2, dim). Reference: ``F.silu(gate) * up``."""
     if other is None:
-        return torch.ops.fusedact.swiglu_split(input, dim)
-    return torch.ops.fusedact.swiglu(input, other)
+        return _ops.swiglu_split(input, dim)
+    return _ops.swiglu(input, other)
 
 
 def geglu(input: Tensor, other: Tensor | None = None, dim: int = -1, approximate: str = "none") -> Tensor:
     r"""gelu(gate, approximate) * up: ``geglu(gate, up)``, or ``geglu(x, dim=-1)`` with
     gate, up = x.chunk(2, dim). Reference: ``F.gelu(gate, approximate=approximate) * up``."""
     if other is None:
-        return torch.ops.fusedact.geglu_split(input, dim, approximate=approximate)
-    return torch.ops.fusedact.geglu(input, other, approximate=approximate)
+        return _ops.geglu_split(input, dim, approximate=approximate)
+    return _ops.geglu(input, other, approximate=approximate)
 
 
 def reglu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
     r"""relu(gate) * up: ``reglu(gate, up)``, or ``reglu(x, dim=-1)`` with
     gate, up = x.chunk(2, dim). Reference: ``F.relu(gate) * up``."""
     if other is None:
-        return torch.ops.fusedact.reglu_split(input, dim)
-    return torch.ops.fusedact.reglu(input, other)
+        return _ops.reglu_split(input, dim)
+    return _ops.reglu(input, other)
 
 
 def relu_squared_glu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
     r"""relu(gate)^2 * up: ``relu_squared_glu(gate, up)``, or ``relu_squared_glu(x, dim=-1)``
     with gate, up = x.chunk(2, dim). Reference: ``F.relu(gate) ** 2 * up``."""
     if other is None:
-        return torch.ops.fusedact.relu_squared_glu_split(input, dim)
-    return torch.ops.fusedact.relu_squared_glu(input, other)
+        return _ops.relu_squared_glu_split(input, dim)
+    return _ops.relu_squared_glu(input, other)
 
 
 def quick_gelu_glu(input: Tensor, other: Tensor | None = None, dim: int = -1) -> Tensor:
     r"""quick_gelu(gate) * up, quick_gelu(g) = g * sigmoid(1.702 g): ``quick_gelu_glu(gate, up)``,
     or ``quick_gelu_glu(x, dim=-1)`` with ``gate, up = x.chunk(2, dim)``."""
     if other is None:
-        return torch.ops.fusedact.quick_gelu_glu_split(input, dim)
-    return torch.ops.fusedact.quick_gelu_glu(input, other)
+        return _ops.quick_gelu_glu_split(input, dim)
+    return _ops.quick_gelu_glu(input, other)
 
 
 def clamped_swiglu(
@@ -296,14 +298,14 @@ def clamped_swiglu(
     ``g = gate.clamp(max=limit)``: ``clamped_swiglu(gate, up)``, or ``clamped_swiglu(x, dim=-1)``
     with gate, up = x.chunk(2, dim). Clamped values get no gradient, as through torch's clamp."""
     if other is None:
-        return torch.ops.fusedact.clamped_swiglu_split(input, dim, limit, alpha)
-    return torch.ops.fusedact.clamped_swiglu(input, other, limit, alpha)
+        return _ops.clamped_swiglu_split(input, dim, limit, alpha)
+    return _ops.clamped_swiglu(input, other, limit, alpha)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     r"""a * sigmoid(b) with a, b = input.chunk(2, dim): the gate is the SECOND half, as in
     :func:`torch.nn.functional.glu` (the other GLU ops here gate with the first)."""
-    return torch.ops.fusedact.glu_split(input, dim)
+    return _ops.glu_split(input, dim)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -333,7 +335,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     contiguous."""
     if dim is None:
         dim = _softmax_dim("softmax", input.dim(), _stacklevel)
-    return _softmax_in(torch.ops.fusedact.softmax, input, dim, dtype)
+    return _softmax_in(_ops.softmax, input, dim, dtype)
 
 
 def log_softmax(
@@ -344,7 +346,7 @@ def log_softmax(
     contiguous."""
     if dim is None:
         dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
-    return _softmax_in(torch.ops.fusedact.log_softmax, input, dim, dtype)
+    return _softmax_in(_ops.log_softmax, input, dim, dtype)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None) -> Tensor:
@@ -352,7 +354,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     ``dtype`` casts -x first; the result is contiguous."""
     if dim is None:
         dim = _softmax_dim("softmin", input.dim(), _stacklevel)
-    return _softmax_in(torch.ops.fusedact.softmax, -input, dim, dtype)
+    return _softmax_in(_ops.softmax, -input, dim, dtype)
 
 
 #: The gate activations of :func:`gated_ffn`, with the GLU op each runs (its function here
@@ -387,7 +389,7 @@ def gated_ffn(
     element-wise work is the fused GLU kernel, and backward keeps only ``input`` and the
     gate/up projections.
     """
-    return torch.ops.fusedact.gated_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down, activation=activation)
+    return _ops.gated_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down, activation=activation)
 
 
 def swiglu_ffn(
@@ -403,4 +405,4 @@ def swiglu_ffn(
     ``(silu(x w_gate^T + b_gate) * (x w_up^T + b_up)) w_down^T + b_down``. Reference:
     transformers' ``LlamaMLP``.
     """
-    return torch.ops.fusedact.gated_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down)
+    return _ops.gated_ffn(input, w_gate, w_up, w_down, b_gate, b_up, b_down)

@@ -101,6 +101,28 @@ def test_torch_compile_sees_fused_ops_in_both_graphs():
     assert "fusedact.prelu.default" in forward and "fusedact.prelu_weight_backward.default" in backward
 
 
+def test_compiled_autograd_matches_eager():
+    # Compiled autograd traces the backward graph too, through each node's compiled_args and
+    # apply_with_saved: fusedact's nodes (pointwise, per-channel, softmax) must support them.
+    reference, model = _models()
+    model = torch.nn.Sequential(model, fusedact.nn.SiLU(), fusedact.nn.LogSoftmax(-1))
+    reference = torch.nn.Sequential(reference, torch.nn.SiLU(), torch.nn.LogSoftmax(-1))
+    x = random_input((4, 16), torch.float32, "cpu")
+
+    def step(m):
+        m.zero_grad()
+        loss = m(x).square().sum()
+        loss.backward()
+        return loss
+
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(compiled_autograd=True):
+        loss = torch.compile(step)(model)
+    assert_same(loss, step(reference), rtol=1e-5, atol=1e-5)
+    for p, r in zip(model.parameters(), reference.parameters(), strict=True):
+        assert_same(p.grad, r.grad, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("case", [c for c in POINTWISE if c.inplace], ids=str)
 @pytest.mark.parametrize("requires_grad", [False, True])
 def test_inplace_under_torch_compile(case, requires_grad):
@@ -116,6 +138,30 @@ def test_inplace_under_torch_compile(case, requires_grad):
     assert_same(out, expected)
     if requires_grad:
         assert_same(torch.autograd.grad(out.sum(), x)[0], torch.autograd.grad(expected.sum(), x)[0])
+
+
+@pytest.mark.parametrize("dynamo_first", [False, True], ids=["fusedact_first", "dynamo_first"])
+def test_functional_compiles_whichever_is_imported_first(dynamo_first):
+    # functional calls the operators' dispatcher entry points, which TorchDynamo learns to trace
+    # as the operators when it is imported: before fusedact or after, no graph break.
+    code = f"""
+import torch
+if {dynamo_first}:
+    import torch._dynamo
+import fusedact
+x = torch.randn(64, requires_grad=True)
+f = lambda x: fusedact.functional.gelu(fusedact.functional.relu(x - 0.5), approximate="tanh")
+out = torch.compile(f, fullgraph=True)(x)
+out.sum().backward()
+ref = x.detach().clone().requires_grad_()
+expected = torch.nn.functional.gelu(torch.relu(ref - 0.5), approximate="tanh")
+expected.sum().backward()
+torch.testing.assert_close(out, expected)
+torch.testing.assert_close(x.grad, ref.grad)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
 def test_torch_export_and_jit_script():

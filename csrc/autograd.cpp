@@ -1,28 +1,27 @@
-// Autograd of the pointwise and channel-parameter ops, in C++ so that LibTorch users get
-// gradients too. Registers every op of the tables at the Autograd key:
-//   - forward and in-place ops: a torch::autograd::Function that runs the op below
-//     autograd, saves the input or the output (whichever backward needs), and whose
-//     backward is the fused <name>_backward op;
-//   - channel-parameter ops (prelu, swish with a tensor beta): a Function that saves the
-//     input and the parameter; its backward runs the fused input-gradient op and the fused
-//     parameter-gradient op, each only when that gradient is wanted;
-//   - GLU ops: a Function that saves gate and up (or the input of the split form); its
-//     backward is the fused op that writes both gradients;
-//   - random-slope ops (rrelu): a Function that saves the output and the seed, whose backward
-//     is the fused backward op, which draws the same slopes again;
-//   - softmax and log_softmax: a Function that saves the output; its backward is the fused
-//     backward op;
-//   - gated_ffn: a Function that saves x, the [tokens, 2 * hidden] gate/up projections and
-//     the weights, and recomputes the rest in backward (gated_ffn.h), gate/up too when its
-//     own gradient is wanted (double backward);
-//   - backward ops: the fused kernel when no gradient is wanted, else the same math
-//     evaluated with differentiable ATen ops (TensorValue), so double backward works.
+// Autograd of the fused ops, in C++ so that LibTorch users get gradients too. Registers every
+// op of the tables at the Autograd key. A forward call that records builds one FusedNode
+// (autograd/node.h) and saves what backward needs:
+//   - pointwise ops: the input or the output (whichever the fused <name>_backward op takes);
+//     in place, the output, or a copy of the input taken before the op;
+//   - channel-parameter ops (prelu, swish with a tensor beta): the input and the parameter; the
+//     backward runs the fused input-gradient op and the fused parameter-gradient op, each only
+//     when that gradient is wanted;
+//   - GLU ops: gate and up (or the input of the split form); the backward is the fused op that
+//     writes both gradients;
+//   - random-slope ops (rrelu): the output and the seed, from which the fused backward op draws
+//     the same slopes again;
+//   - softmax and log_softmax: the output;
+//   - gated_ffn (a torch::autograd::Function: one call per layer, not per element-wise op): x,
+//     the [tokens, 2 * hidden] gate/up projections and the weights; the rest is recomputed in
+//     backward (gated_ffn.h), gate/up too when its own gradient is wanted (double backward);
+//   - backward ops: the fused kernel when no gradient is wanted, else the same math evaluated
+//     with differentiable ATen ops (TensorValue), so double backward works.
+#include "autograd/node.h"
 #include "autograd/tensor_value.h"
 #include "families.h"
 #include "gated_ffn.h"
 
 #include <ATen/ExpandUtils.h>
-#include <ATen/core/ivalue.h>
 #include <torch/csrc/autograd/VariableTypeUtils.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -31,40 +30,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// Schema arguments travel from forward to backward as an IValue tuple in saved_data; an op
-// without any saves nothing (no tuple, no map entry: a few allocations less per call).
-template <class T>
-T from_ivalue(const c10::IValue& v) {
-  if constexpr (std::is_same_v<T, c10::string_view>) {
-    return v.toStringView();
-  } else {
-    return v.to<T>();
-  }
-}
-
-template <class... P>
-void save_params(AutogradContext* ctx, const P&... params) {
-  if constexpr (sizeof...(P) > 0) {
-    ctx->saved_data["params"] = c10::ivalue::Tuple::create(c10::IValue(params)...);
-  }
-}
-
-template <class... P, class F, size_t... I>
-auto unpack_and_call(const c10::IValue& packed, F&& f, std::index_sequence<I...>) {
-  const auto& elements = packed.toTupleRef().elements();
-  return f(from_ivalue<P>(elements[I])...);
-}
-
-// f(params...) with the parameters save_params saved.
-template <class... P, class F>
-auto with_params(AutogradContext* ctx, F&& f) {
-  if constexpr (sizeof...(P) == 0) {
-    return f();
-  } else {
-    return unpack_and_call<P...>(ctx->saved_data["params"], std::forward<F>(f), std::index_sequence_for<P...>{});
-  }
-}
 
 // Upcasts 16-bit tensors for the composite formula, so it too computes in float32.
 at::Tensor opmath(const at::Tensor& t) { return at::isReducedFloatingType(t.scalar_type()) ? t.to(at::kFloat) : t; }
@@ -87,6 +52,27 @@ bool differentiable(std::initializer_list<at::Tensor> inputs) {
   return false;
 }
 
+// Forward-mode AD (torch.autograd.forward_ad, torch.func.jvp) has no formulas here: a tangent
+// is refused, not dropped.
+template <class Forward, class... Inputs>
+void refuse_tangents(const Inputs&... inputs) {
+  TORCH_CHECK_NOT_IMPLEMENTED(!(torch::autograd::isFwGradDefined(inputs) || ...), "fusedact.", op_name<Forward>(),
+                              ": forward-mode automatic differentiation is not supported");
+}
+
+// The name of the node whose backward is the given companion op ("fusedact_relu_backward"):
+// an identifier, as compiled autograd binds the backward under it.
+template <class Backward>
+std::string node_name() {
+  static const std::string name = "fusedact_" + op_name<Backward>();
+  return name;
+}
+
+template <size_t N>
+using Needs = std::array<bool, N>;
+template <size_t N>
+using Saved = std::array<at::Tensor, N>;
+
 }  // namespace
 
 template <class Op, class... P>
@@ -94,99 +80,57 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
   using Family = PointwiseFamily<Op>;
   static constexpr bool kSavesOutput = Family::kSavesOutput;
 
-  static at::Tensor grad_input(AutogradContext* ctx, const variable_list& grads) {
-    const at::Tensor saved = ctx->get_saved_variables()[0];
-    return with_params<P...>(
-        ctx, [&](P... params) { return op<typename Family::Backward>().call(grads[0], saved, params...); });
-  }
-
-  struct Forward : torch::autograd::Function<Forward> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, P... params) {
-      at::Tensor out;
-      {
-        at::AutoDispatchBelowADInplaceOrView guard;
-        out = op<typename Family::Forward>().call(self, params...);
-      }
-      ctx->save_for_backward({kSavesOutput ? out : self});
-      save_params(ctx, params...);
-      return out;
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      variable_list result = {grad_input(ctx, grads)};
-      result.resize(1 + sizeof...(P));  // no gradient for the non-tensor parameters
-      return result;
+  struct Grad {
+    static constexpr size_t kInputs = 1;
+    static constexpr std::array kSavedIsOutput{kSavesOutput};
+    using Params = std::tuple<kept_t<P>...>;
+    static std::string name() { return node_name<typename Family::Backward>(); }
+    static variable_list backward(const at::Tensor& grad, Needs<1>, const Saved<1>& saved, const kept_t<P>&... params) {
+      return {op<typename Family::Backward>().call(grad, saved[0], params...)};
     }
   };
-
-  // In place, for the ops whose backward needs only the output: the output is saved.
-  struct InplaceFromOutput : torch::autograd::Function<InplaceFromOutput> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, at::Tensor self, P... params) {
-      run_inplace(self, params...);
-      ctx->mark_dirty({self});
-      ctx->save_for_backward({self});
-      save_params(ctx, params...);
-      return self;
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      variable_list result = {grad_input(ctx, grads)};
-      result.resize(1 + sizeof...(P));
-      return result;
-    }
-  };
-
-  // In place, for the ops whose backward needs the input: `original` is a copy of self taken
-  // before the op with its autograd history (as torch's silu_ and mish_ keep one), saved so
-  // that double backward reaches self's history through it. The gradient itself goes to self:
-  // when self is a view, autograd's CopySlices passes the gradient of the rest of its base
-  // through only alongside the gradient of self's own input slot.
-  struct InplaceFromInput : torch::autograd::Function<InplaceFromInput> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, at::Tensor self, const at::Tensor& original, P... params) {
-      run_inplace(self, params...);
-      ctx->mark_dirty({self});
-      ctx->save_for_backward({original});
-      save_params(ctx, params...);
-      return self;
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      variable_list result = {grad_input(ctx, grads)};
-      result.resize(2 + sizeof...(P));  // none for `original`, nor the non-tensor parameters
-      return result;
-    }
-  };
-
-  static void run_inplace(at::Tensor& self, P... params) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    op<typename Family::Inplace>().call(self, params...);
-  }
 
   static at::Tensor forward(const at::Tensor& self, P... params) {
+    refuse_tangents<typename Family::Forward>(self);
     // Nothing to record (no input requires grad): no node, no saved tensor. So in the others.
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
       return op<typename Family::Forward>().call(self, params...);
     }
-    return Forward::apply(self, params...);
+    auto node = make_node<Grad>(typename Grad::Params(params...), self);
+    at::Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = op<typename Family::Forward>().call(self, params...);
+    }
+    torch::autograd::set_history(out, node);
+    node->save(0, kSavesOutput ? out : self);
+    node_complete(node);
+    return out;
   }
 
+  // In place, as torch's own in-place ops: the version counter is bumped by the ADInplaceOrView
+  // kernel below, and self's history is rebased onto the node (through CopySlices for a view).
+  // Saved: self after the op, or a copy of self taken before it with its autograd history (as
+  // torch's silu_ and mish_ keep one), so that double backward reaches self's history.
   static void forward_(at::Tensor& self, P... params) {
+    refuse_tangents<typename Family::Inplace>(self);
     const bool requires_grad = torch::autograd::compute_requires_grad(self);
     torch::autograd::check_inplace(self, requires_grad);
     if (!requires_grad) {
-      // Nothing to record (and nothing extra for torch.compile to trace): the ADInplaceOrView
-      // kernel below runs the op and bumps the version counter.
       at::AutoDispatchBelowAutograd guard;
       op<typename Family::Inplace>().call(self, params...);
-    } else if constexpr (kSavesOutput) {
-      InplaceFromOutput::apply(self, params...);
-    } else {
-      InplaceFromInput::apply(self, self.clone(), params...);
+      return;
     }
+    auto node = make_node<Grad>(typename Grad::Params(params...), self);
+    if constexpr (!kSavesOutput) node->save(0, self.clone());
+    {
+      at::AutoDispatchBelowAutograd guard;
+      op<typename Family::Inplace>().call(self, params...);
+    }
+    const auto attached = rebase_onto(self, node);
+    if constexpr (kSavesOutput) node->save(0, self, self.is_view());
+    node_complete(attached);
   }
 
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& saved, P... params) {
@@ -205,30 +149,34 @@ struct ChannelParamAutograd {
   using Family = ChannelParamFamily<Op>;
   using Math = typename Op::Math;
 
-  struct Forward : torch::autograd::Function<Forward> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, const at::Tensor& param) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      ctx->save_for_backward({self, param});
-      return op<typename Family::Forward>().call(self, param);
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      const auto saved = ctx->get_saved_variables();
-      at::Tensor grad_input, grad_param;
-      if (ctx->needs_input_grad(0)) grad_input = op<typename Family::Backward>().call(grads[0], saved[0], saved[1]);
-      if (ctx->needs_input_grad(1))
-        grad_param = op<typename Family::ParamBackward>().call(grads[0], saved[0], saved[1]);
-      return {grad_input, grad_param};
+  struct Grad {
+    static constexpr size_t kInputs = 2;
+    static constexpr std::array kSavedIsOutput{false, false};  // the input and the parameter
+    using Params = std::tuple<>;
+    static std::string name() { return node_name<typename Family::Backward>(); }
+    static variable_list backward(const at::Tensor& grad, Needs<2> needs, const Saved<2>& saved) {
+      return {needs[0] ? op<typename Family::Backward>().call(grad, saved[0], saved[1]) : at::Tensor(),
+              needs[1] ? op<typename Family::ParamBackward>().call(grad, saved[0], saved[1]) : at::Tensor()};
     }
   };
 
   static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
+    refuse_tangents<typename Family::Forward>(self, param);
     if (!torch::autograd::compute_requires_grad(self, param)) {
       at::AutoDispatchBelowADInplaceOrView guard;
       return op<typename Family::Forward>().call(self, param);
     }
-    return Forward::apply(self, param);
+    auto node = make_node<Grad>({}, self, param);
+    at::Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = op<typename Family::Forward>().call(self, param);
+    }
+    torch::autograd::set_history(out, node);
+    node->save(0, self);
+    node->save(1, param);
+    node_complete(node);
+    return out;
   }
 
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
@@ -262,59 +210,63 @@ struct GluAutograd<Op, c10::guts::typelist::typelist<P...>> {
   using Family = GluFamily<Op>;
   using Math = typename Op::Math;
 
-  struct Pair : torch::autograd::Function<Pair> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up, P... params) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      ctx->save_for_backward({gate, up});
-      save_params(ctx, params...);
-      return op<typename Family::Forward>().call(gate, up, params...);
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      const auto saved = ctx->get_saved_variables();
-      auto [grad_gate, grad_up] = with_params<P...>(ctx, [&](P... params) {
-        return op<typename Family::Backward>().call(grads[0], saved[0], saved[1], params...);
-      });
-      variable_list result = {grad_gate, grad_up};
-      result.resize(2 + sizeof...(P));
-      return result;
+  struct PairGrad {
+    static constexpr size_t kInputs = 2;
+    static constexpr std::array kSavedIsOutput{false, false};  // gate and up
+    using Params = std::tuple<kept_t<P>...>;
+    static std::string name() { return node_name<typename Family::Backward>(); }
+    static variable_list backward(const at::Tensor& grad, Needs<2> needs, const Saved<2>& saved,
+                                  const kept_t<P>&... params) {
+      auto [grad_gate, grad_up] = op<typename Family::Backward>().call(grad, saved[0], saved[1], params...);
+      return {needs[0] ? grad_gate : at::Tensor(), needs[1] ? grad_up : at::Tensor()};
     }
   };
 
-  struct Split : torch::autograd::Function<Split> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, int64_t dim, P... params) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      ctx->save_for_backward({self});
-      ctx->saved_data["dim"] = dim;
-      save_params(ctx, params...);
-      return op<typename Family::Split>().call(self, dim, params...);
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      const at::Tensor self = ctx->get_saved_variables()[0];
-      const int64_t dim = ctx->saved_data["dim"].toInt();
-      variable_list result = {with_params<P...>(
-          ctx, [&](P... params) { return op<typename Family::SplitBackward>().call(grads[0], self, dim, params...); })};
-      result.resize(2 + sizeof...(P));
-      return result;
+  struct SplitGrad {
+    static constexpr size_t kInputs = 1;
+    static constexpr std::array kSavedIsOutput{false};
+    using Params = std::tuple<int64_t, kept_t<P>...>;  // dim, then the op's parameters
+    static std::string name() { return node_name<typename Family::SplitBackward>(); }
+    static variable_list backward(const at::Tensor& grad, Needs<1>, const Saved<1>& saved, int64_t dim,
+                                  const kept_t<P>&... params) {
+      return {op<typename Family::SplitBackward>().call(grad, saved[0], dim, params...)};
     }
   };
 
   static at::Tensor forward(const at::Tensor& gate, const at::Tensor& up, P... params) {
+    refuse_tangents<typename Family::Forward>(gate, up);
     if (!torch::autograd::compute_requires_grad(gate, up)) {
       at::AutoDispatchBelowADInplaceOrView guard;
       return op<typename Family::Forward>().call(gate, up, params...);
     }
-    return Pair::apply(gate, up, params...);
+    auto node = make_node<PairGrad>(typename PairGrad::Params(params...), gate, up);
+    at::Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = op<typename Family::Forward>().call(gate, up, params...);
+    }
+    torch::autograd::set_history(out, node);
+    node->save(0, gate);
+    node->save(1, up);
+    node_complete(node);
+    return out;
   }
   static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) {
+    refuse_tangents<typename Family::Split>(self);
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
       return op<typename Family::Split>().call(self, dim, params...);
     }
-    return Split::apply(self, dim, params...);
+    auto node = make_node<SplitGrad>(typename SplitGrad::Params(dim, params...), self);
+    at::Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = op<typename Family::Split>().call(self, dim, params...);
+    }
+    torch::autograd::set_history(out, node);
+    node->save(0, self);
+    node_complete(node);
+    return out;
   }
 
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
@@ -349,57 +301,39 @@ struct RandomSlopeAutograd<Op, c10::guts::typelist::typelist<P...>> {
   using Family = RandomSlopeFamily<Op>;
   using Seed = typename Family::Seed;
 
-  // Saved: the output and the seed, from which backward draws the same slopes.
-  static variable_list grad_input(AutogradContext* ctx, const variable_list& grads) {
-    const auto saved = ctx->get_saved_variables();
-    const std::optional<at::Tensor> seed = saved[1].defined() ? std::optional(saved[1]) : std::nullopt;
-    variable_list result = {with_params<P...>(
-        ctx, [&](P... params) { return op<typename Family::Backward>().call(grads[0], saved[0], seed, params...); })};
-    result.resize(2 + sizeof...(P));  // none for the seed, nor the non-tensor parameters
-    return result;
-  }
-
-  struct Forward : torch::autograd::Function<Forward> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, Seed seed, P... params) {
-      at::Tensor out;
-      {
-        at::AutoDispatchBelowADInplaceOrView guard;
-        out = op<typename Family::Forward>().call(self, seed, params...);
-      }
-      ctx->save_for_backward({out, seed.value_or(at::Tensor())});
-      save_params(ctx, params...);
-      return out;
+  // Saved: the output and the seed (undefined in eval), from which backward draws the same slopes.
+  struct Grad {
+    static constexpr size_t kInputs = 1;
+    static constexpr std::array kSavedIsOutput{true, false};
+    using Params = std::tuple<kept_t<P>...>;
+    static std::string name() { return node_name<typename Family::Backward>(); }
+    static variable_list backward(const at::Tensor& grad, Needs<1>, const Saved<2>& saved, const kept_t<P>&... params) {
+      const std::optional<at::Tensor> seed = saved[1].defined() ? std::optional(saved[1]) : std::nullopt;
+      return {op<typename Family::Backward>().call(grad, saved[0], seed, params...)};
     }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) { return grad_input(ctx, grads); }
-  };
-
-  struct Inplace : torch::autograd::Function<Inplace> {
-    static constexpr bool is_traceable = true;
-
-    static at::Tensor forward(AutogradContext* ctx, at::Tensor self, Seed seed, P... params) {
-      {
-        at::AutoDispatchBelowADInplaceOrView guard;
-        op<typename Family::Inplace>().call(self, seed, params...);
-      }
-      ctx->mark_dirty({self});
-      ctx->save_for_backward({self, seed.value_or(at::Tensor())});
-      save_params(ctx, params...);
-      return self;
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) { return grad_input(ctx, grads); }
   };
 
   static at::Tensor forward(const at::Tensor& self, Seed seed, P... params) {
+    refuse_tangents<typename Family::Forward>(self);
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
       return op<typename Family::Forward>().call(self, seed, params...);
     }
-    return Forward::apply(self, seed, params...);
+    auto node = make_node<Grad>(typename Grad::Params(params...), self);
+    at::Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = op<typename Family::Forward>().call(self, seed, params...);
+    }
+    torch::autograd::set_history(out, node);
+    node->save(0, out);
+    node->save(1, seed.value_or(at::Tensor()));
+    node_complete(node);
+    return out;
   }
 
   static void forward_(at::Tensor& self, Seed seed, P... params) {
+    refuse_tangents<typename Family::Inplace>(self);
     const bool requires_grad = torch::autograd::compute_requires_grad(self);
     torch::autograd::check_inplace(self, requires_grad);
     if (!requires_grad) {
@@ -407,7 +341,15 @@ struct RandomSlopeAutograd<Op, c10::guts::typelist::typelist<P...>> {
       op<typename Family::Inplace>().call(self, seed, params...);
       return;
     }
-    Inplace::apply(self, seed, params...);
+    auto node = make_node<Grad>(typename Grad::Params(params...), self);
+    {
+      at::AutoDispatchBelowAutograd guard;
+      op<typename Family::Inplace>().call(self, seed, params...);
+    }
+    const auto attached = rebase_onto(self, node);
+    node->save(0, self, self.is_view());
+    node->save(1, seed.value_or(at::Tensor()));
+    node_complete(attached);
   }
 
   // Linear in grad_output: as a composite, grad_output times the slopes (the fused op's
@@ -431,34 +373,35 @@ template <class Op>
 struct SoftmaxAutograd {
   using Family = SoftmaxFamily<Op>;
 
-  struct Forward : torch::autograd::Function<Forward> {
-    static constexpr bool is_traceable = true;
-
-    // half_to_float: the gradient, computed in the output's float32, back in the input's dtype.
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, int64_t dim, bool half_to_float) {
-      at::Tensor out;
-      {
-        at::AutoDispatchBelowADInplaceOrView guard;
-        out = op<typename Family::Forward>().call(self, dim, half_to_float);
-      }
-      ctx->save_for_backward({out});
-      ctx->saved_data["dim"] = dim;
-      ctx->saved_data["input_dtype"] = self.scalar_type();
-      return out;
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads) {
-      const at::Tensor output = ctx->get_saved_variables()[0];
-      const at::Tensor grad = op<typename Family::Backward>().call(grads[0], output, ctx->saved_data["dim"].toInt());
-      return {grad.to(ctx->saved_data["input_dtype"].toScalarType()), at::Tensor(), at::Tensor()};
+  // Saved: the output. half_to_float: the gradient, computed in the output's float32, goes
+  // back in the input's dtype.
+  struct Grad {
+    static constexpr size_t kInputs = 1;
+    static constexpr std::array kSavedIsOutput{true};
+    using Params = std::tuple<int64_t, c10::ScalarType>;  // dim, the input's dtype
+    static std::string name() { return node_name<typename Family::Backward>(); }
+    static variable_list backward(const at::Tensor& grad, Needs<1>, const Saved<1>& saved, int64_t dim,
+                                  c10::ScalarType input_dtype) {
+      return {op<typename Family::Backward>().call(grad, saved[0], dim).to(input_dtype)};
     }
   };
 
   static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
+    refuse_tangents<typename Family::Forward>(self);
     if (!torch::autograd::compute_requires_grad(self)) {
       at::AutoDispatchBelowADInplaceOrView guard;
       return op<typename Family::Forward>().call(self, dim, half_to_float);
     }
-    return Forward::apply(self, dim, half_to_float);
+    auto node = make_node<Grad>({dim, self.scalar_type()}, self);
+    at::Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = op<typename Family::Forward>().call(self, dim, half_to_float);
+    }
+    torch::autograd::set_history(out, node);
+    node->save(0, out);
+    node_complete(node);
+    return out;
   }
 
   // As a composite of differentiable ATen ops when its own gradient is wanted.

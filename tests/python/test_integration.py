@@ -123,6 +123,64 @@ def test_compiled_autograd_matches_eager():
         assert_same(p.grad, r.grad, rtol=1e-5, atol=1e-5)
 
 
+def _through_every_node_kind(x, weight):
+    """A graph through an autograd node of every kind fusedact builds: pointwise ops saving the
+    input (gelu, with a string parameter) and the output (sigmoid); in place, saving a copy of
+    the input (silu_) and the output (relu_, also on a view); the per-channel parameter
+    (prelu); GLU of two tensors (geglu) and of one split tensor (swiglu); rrelu in training
+    (output and seed) and in eval (no seed); softmax and log_softmax."""
+    ff = fusedact.functional
+    h = ff.sigmoid(ff.gelu(x, approximate="tanh")) * 3
+    ff.silu(h, inplace=True)
+    h = ff.relu(h - 0.5, inplace=True) - 0.25
+    ff.relu(h[:, :4], inplace=True)
+    h = ff.prelu(h, weight)
+    g = ff.geglu(h[:, :8], h[:, 8:])
+    g = ff.swiglu(torch.cat([g, h[:, 8:]], dim=1))
+    g = ff.rrelu(ff.rrelu(g - 0.5, training=True), training=False)
+    return ff.log_softmax(ff.softmax(g, dim=-1) * 4, dim=-1)
+
+
+def test_compiled_autograd_through_every_node_kind():
+    # The backward alone under compiled autograd (the forward eager, so that rrelu draws the
+    # same slopes): each node's compiled_args and apply_with_saved put its backward into the
+    # graph, and the gradients are eager's.
+    from torch._dynamo import compiled_autograd
+    from torch._dynamo.utils import counters
+
+    x = random_input((4, 16), torch.float32, "cpu").requires_grad_()
+    weight = (torch.rand(16) * 0.5).requires_grad_()
+    mix = random_input((4, 8), torch.float32, "cpu", seed=3)
+
+    def gradients(backward):
+        x.grad = weight.grad = None
+        torch.manual_seed(0)
+        backward((_through_every_node_kind(x, weight) * mix).sum())
+        return x.grad, weight.grad
+
+    eager = gradients(torch.Tensor.backward)
+    torch._dynamo.reset()
+    counters.clear()
+    with compiled_autograd._enable(lambda gm: torch.compile(gm, backend="aot_eager", fullgraph=True)):
+        compiled = gradients(torch.Tensor.backward)
+    assert counters["compiled_autograd"]["captures"] == 1
+    for c, e in zip(compiled, eager, strict=True):
+        assert_same(c, e, rtol=1e-6, atol=1e-6)
+
+
+def test_forward_mode_ad_is_refused():
+    # No forward-mode formulas: a tangent raises rather than being dropped from the output.
+    import torch.autograd.forward_ad as fwAD
+
+    x = random_input((8,), torch.float32, "cpu")
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(x, torch.ones_like(x))
+        with pytest.raises(NotImplementedError, match="fusedact.relu: forward-mode"):
+            fusedact.functional.relu(dual)
+        with pytest.raises(NotImplementedError, match="fusedact.prelu: forward-mode"):
+            fusedact.functional.prelu(dual, torch.full((1,), 0.25))
+
+
 @pytest.mark.parametrize("case", [c for c in POINTWISE if c.inplace], ids=str)
 @pytest.mark.parametrize("requires_grad", [False, True])
 def test_inplace_under_torch_compile(case, requires_grad):

@@ -1,5 +1,6 @@
 """fusedact under torch's function transforms: torch.vmap runs a batching rule for every
-operator (never the per-example fallback loop), also under autograd, and
+operator (never the per-example fallback loop), also under autograd; torch.func's reverse-mode
+transforms (grad, vjp, jacrev, and jacrev of jacrev) give torch's derivatives; and
 torch.utils.checkpoint works in both its modes."""
 
 import warnings
@@ -196,6 +197,61 @@ def test_vmap_of_a_model_trains_as_torch_nn_does():
         grads.append([p.grad for p in model.parameters()])
     for g, r in zip(*grads, strict=True):
         assert_same(g, r, rtol=1e-5, atol=1e-6)
+
+
+def _hessian(f, x):
+    return torch.func.jacrev(torch.func.jacrev(lambda t: f(t).sum()))(x)
+
+
+def _reference_hessian(reference, x):
+    """torch's Hessian of sum(reference(x)); where torch has no double backward for the op,
+    central differences of its gradient (within about 1e-8 in float64)."""
+    try:
+        return _hessian(reference, x), {}
+    except RuntimeError as error:
+        if "is not implemented" not in str(error):
+            raise
+    grad, h = torch.func.grad(lambda t: reference(t).sum()), 1e-6
+    steps = torch.eye(x.numel(), dtype=x.dtype).view(-1, *x.shape) * h
+    columns = [(grad(x + step) - grad(x - step)) / (2 * h) for step in steps]
+    return torch.stack(columns, dim=-1).view(*x.shape, *x.shape), {"rtol": 1e-5, "atol": 1e-6}
+
+
+@pytest.mark.parametrize("case", POINTWISE, ids=str)
+def test_func_reverse_mode_transforms_match_torch(case):
+    x = random_input((2, 6), torch.float64, "cpu")
+    param = case.args(x)
+
+    def fused(t):
+        return case.fused(t, *param)
+
+    def reference(t):
+        return case.torch(t, *param)
+
+    torch.testing.assert_close(
+        torch.func.grad(lambda t: fused(t).sum())(x), torch.func.grad(lambda t: reference(t).sum())(x), equal_nan=True
+    )
+    torch.testing.assert_close(torch.func.jacrev(fused)(x), torch.func.jacrev(reference)(x), equal_nan=True)
+    out, vjp = torch.func.vjp(fused, x)
+    cotangent = random_input(out.shape, torch.float64, "cpu", seed=1)
+    torch.testing.assert_close(vjp(cotangent)[0], torch.func.vjp(reference, x)[1](cotangent)[0], equal_nan=True)
+    expected, tolerances = _reference_hessian(reference, x)
+    torch.testing.assert_close(_hessian(fused, x), expected, equal_nan=True, **tolerances)
+
+
+def test_func_reverse_mode_transforms_through_glu_and_softmax():
+    x = random_input((3, 8), torch.float64, "cpu")
+    pairs = [
+        (FF.swiglu, lambda t: torch.nn.functional.silu(t[:, :4]) * t[:, 4:]),
+        (lambda t: FF.geglu(t[:, :4], t[:, 4:]), lambda t: torch.nn.functional.gelu(t[:, :4]) * t[:, 4:]),
+        (lambda t: FF.softmax(t, dim=-1), lambda t: torch.softmax(t, dim=-1)),
+        (lambda t: FF.log_softmax(t, dim=0), lambda t: torch.log_softmax(t, dim=0)),
+    ]
+    weights = torch.linspace(-1, 2, 32, dtype=torch.float64)
+    for fused, reference in pairs:
+        for transform in (torch.func.jacrev, lambda f: torch.func.jacrev(torch.func.jacrev(f))):
+            loss = lambda f: lambda t: (f(t).flatten() * weights[: f(t).numel()]).sum()  # noqa: E731
+            torch.testing.assert_close(transform(loss(fused))(x), transform(loss(reference))(x))
 
 
 @pytest.mark.parametrize("use_reentrant", [False, True])

@@ -82,67 +82,93 @@ int64_t outputs_before_stream(const Ptrs& outputs, int count) {
   return head;
 }
 
-// One row: data[0, kOutputs) are the outputs, the inputs follow. With `stream`, contiguous
-// outputs are written with streaming stores where their vectors are aligned; the caller fences.
+// A row whose outputs are contiguous and whose inputs are contiguous or, with kBroadcast,
+// broadcast (stride 0: a per-channel parameter along a row, a single weight), read once.
+// data[0, kOutputs) are the outputs, the inputs follow. With `stream`, outputs are written
+// with streaming stores where their vectors are aligned; the caller fences.
+template <bool kBroadcast, class scalar_t, class Fn>
+C10_ALWAYS_INLINE void dense_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn, bool stream) {
+  using L = Lanes<scalar_t>;
+  using Parts = typename L::Parts;
+  constexpr int kOutputs = kOutputsOf<Fn>;
+  constexpr int kArgs = kOutputs + Fn::kInputs;
+  constexpr auto inputs = std::make_index_sequence<Fn::kInputs>{};
+  std::array<scalar_t*, kArgs> ptr;
+  for (int k = 0; k < kArgs; ++k) ptr[k] = reinterpret_cast<scalar_t*>(data[k]);
+  [[maybe_unused]] std::array<bool, Fn::kInputs> broadcast{};
+  [[maybe_unused]] std::array<Parts, Fn::kInputs> value{};
+  if constexpr (kBroadcast) {
+    for (int k = 0; k < Fn::kInputs; ++k) {
+      broadcast[k] = strides[kOutputs + k] == 0;
+      if (broadcast[k]) value[k] = L::broadcast(*ptr[kOutputs + k]);
+    }
+  }
+  // Input k's vector at element i (`count` elements of it, where given).
+  const auto in = [&](size_t k, int64_t i, auto... count) {
+    if constexpr (kBroadcast) {
+      if (broadcast[k]) return value[k];
+    }
+    return L::load(ptr[kOutputs + k] + i, count...);
+  };
+  int64_t i = 0;
+  const int64_t head = stream ? outputs_before_stream<L>(ptr, kOutputs) : -1;
+  const bool streaming = head >= 0;
+  if (head > 0) {  // up to the first aligned vector, as a row's tail is done
+    i = std::min(head, n);
+    step<scalar_t>(
+        fn, [&](size_t k) { return in(k, 0, i); }, [&](int k, const Parts& parts) { L::store(ptr[k], parts, i); },
+        inputs);
+  }
+  const auto store = [&](scalar_t* p, const Parts& parts) {
+    if (streaming) {
+      L::stream(p, parts);
+    } else {
+      L::store(p, parts);
+    }
+  };
+  // Two vectors per iteration: independent work to overlap the latency of the math.
+  for (; i + 2 * L::kWidth <= n; i += 2 * L::kWidth) {
+    step<scalar_t>(
+        fn, [&](size_t k) { return in(k, i); }, [&](int k, const Parts& parts) { store(ptr[k] + i, parts); }, inputs);
+    step<scalar_t>(
+        fn, [&](size_t k) { return in(k, i + L::kWidth); },
+        [&](int k, const Parts& parts) { store(ptr[k] + i + L::kWidth, parts); }, inputs);
+  }
+  for (; i + L::kWidth <= n; i += L::kWidth) {
+    step<scalar_t>(
+        fn, [&](size_t k) { return in(k, i); }, [&](int k, const Parts& parts) { store(ptr[k] + i, parts); }, inputs);
+  }
+  if (i < n) {
+    const int64_t count = n - i;
+    step<scalar_t>(
+        fn, [&](size_t k) { return in(k, i, count); },
+        [&](int k, const Parts& parts) { L::store(ptr[k] + i, parts, count); }, inputs);
+  }
+}
+
+// One row: data[0, kOutputs) are the outputs, the inputs follow.
 template <class scalar_t, class Fn>
 void pointwise_row(char* const* data, const int64_t* strides, int64_t n, const Fn& fn_ref, bool stream) {
   using L = Lanes<scalar_t>;
-  using Parts = typename L::Parts;
   // A local copy: the math's parameters stay loop invariants across calls into Sleef, which
   // for all the compiler knows could change the caller's functor.
   const Fn fn = fn_ref;
   constexpr int kOutputs = kOutputsOf<Fn>;
   constexpr int kArgs = kOutputs + Fn::kInputs;
-  constexpr auto inputs = std::make_index_sequence<Fn::kInputs>{};
-  bool contiguous = true;
-  for (int k = 0; k < kArgs; ++k) contiguous = contiguous && strides[k] == static_cast<int64_t>(sizeof(scalar_t));
-  if (contiguous) {
-    std::array<scalar_t*, kArgs> ptr;
-    for (int k = 0; k < kArgs; ++k) ptr[k] = reinterpret_cast<scalar_t*>(data[k]);
-    int64_t i = 0;
-    const int64_t head = stream ? outputs_before_stream<L>(ptr, kOutputs) : -1;
-    const bool streaming = head >= 0;
-    if (head > 0) {  // up to the first aligned vector, as a row's tail is done
-      i = std::min(head, n);
-      step<scalar_t>(
-          fn, [&](size_t k) { return L::load(ptr[kOutputs + k], i); },
-          [&](int k, const Parts& parts) { L::store(ptr[k], parts, i); }, inputs);
-    }
-    const auto store = [&](scalar_t* p, const Parts& parts) {
-      if (streaming) {
-        L::stream(p, parts);
-      } else {
-        L::store(p, parts);
-      }
-    };
-    // Two vectors per iteration: independent work to overlap the latency of the math.
-    for (; i + 2 * L::kWidth <= n; i += 2 * L::kWidth) {
-      step<scalar_t>(
-          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i); },
-          [&](int k, const Parts& parts) { store(ptr[k] + i, parts); }, inputs);
-      step<scalar_t>(
-          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i + L::kWidth); },
-          [&](int k, const Parts& parts) { store(ptr[k] + i + L::kWidth, parts); }, inputs);
-    }
-    for (; i + L::kWidth <= n; i += L::kWidth) {
-      step<scalar_t>(
-          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i); },
-          [&](int k, const Parts& parts) { store(ptr[k] + i, parts); }, inputs);
-    }
-    if (i < n) {
-      const int64_t count = n - i;
-      step<scalar_t>(
-          fn, [&](size_t k) { return L::load(ptr[kOutputs + k] + i, count); },
-          [&](int k, const Parts& parts) { L::store(ptr[k] + i, parts, count); }, inputs);
-    }
-    return;
+  constexpr auto element = static_cast<int64_t>(sizeof(scalar_t));
+  bool contiguous = true, dense = true;
+  for (int k = 0; k < kArgs; ++k) {
+    contiguous = contiguous && strides[k] == element;
+    dense = dense && (strides[k] == element || (k >= kOutputs && strides[k] == 0));
   }
+  if (contiguous) return dense_row</*kBroadcast=*/false, scalar_t>(data, strides, n, fn, stream);
+  if (dense) return dense_row</*kBroadcast=*/true, scalar_t>(data, strides, n, fn, stream);
   for (int64_t i = 0; i < n; i += L::kWidth) {
     const int64_t count = std::min<int64_t>(L::kWidth, n - i);
     step<scalar_t>(
         fn, [&](size_t k) { return load_strided<scalar_t>(data[kOutputs + k], strides[kOutputs + k], i, count); },
         [&](int k, const typename L::Parts& parts) { store_strided<scalar_t>(data[k], strides[k], i, count, parts); },
-        inputs);
+        std::make_index_sequence<Fn::kInputs>{});
   }
 }
 

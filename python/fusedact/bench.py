@@ -441,6 +441,9 @@ def bench_op(
     compiled = op.compile_baseline and not per_call
     fns = [op.fused, op.torch]
     if compiled:
+        # A fresh cache per case: each dtype, size and grad mode is another compilation of the
+        # same function, and past dynamo's recompile limit it would silently run eager.
+        torch._dynamo.reset()
         fns.append(torch.compile(op.torch, dynamic=False))
     results = []
     for pass_ in PER_CALL_PASSES if per_call else op.passes:
@@ -630,11 +633,18 @@ def run(
     one_shape = [op.block or op.fixed_shape for op in selected]
     cases = [(op, dt, n) for op, one in zip(selected, one_shape, strict=True) for dt in dtype_list
              for n in (sizes[:1] if one else sizes)]  # fmt: skip
+    interrupted = None
     for i, (op, dtype, numel) in enumerate(cases, 1):
         line = f"\r[{i}/{len(cases)}] {op.name} {str(dtype).removeprefix('torch.')} {_size_name(numel)}"
         print(line.ljust(60), end="", file=progress, flush=True)
-        results += bench_op(op, dtype, numel, device, timer, repeats, copy_gbps, per_call)
+        try:
+            results += bench_op(op, dtype, numel, device, timer, repeats, copy_gbps, per_call)
+        except KeyboardInterrupt:  # Ctrl-C: report the cases measured so far
+            interrupted = line.strip()
+            break
     print("\r" + " " * 60 + "\r", end="", file=progress, flush=True)
+    if interrupted:
+        print(f"fusedact bench: interrupted at {interrupted}; the cases before it follow", file=progress)
     build = fusedact.build_info()
     info = {
         "device": torch.cuda.get_device_name() if device == "cuda" else _cpu_name(),
@@ -644,6 +654,7 @@ def run(
         "cpu_cache_bytes": build["cpu_cache_bytes"],
         "copy_bandwidth_gbps": copy_gbps,
         "cpu_memory_reused": reused,
+        "interrupted_at": interrupted,
         "results": [r.as_dict() for r in results],
     }
     return info, results

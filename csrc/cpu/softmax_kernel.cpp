@@ -32,9 +32,8 @@ constexpr int64_t kGrainElements = 16384;
 // Calls f(std::integral_constant<int, j>) for j = 0 .. N-1, unrolled.
 template <int N, class F>
 C10_ALWAYS_INLINE void for_each_index(F&& f) {
-  [&]<int... J>(std::integer_sequence<int, J...>) {
-    (f(std::integral_constant<int, J>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  [&]<int... J>(std::integer_sequence<int, J...>)
+      C10_ALWAYS_INLINE_ATTRIBUTE { (f(std::integral_constant<int, J>{}), ...); }(std::make_integer_sequence<int, N>{});
 }
 
 // Vector loads and stores of scalar_t as opmath parts, with the lanes past a partial tail
@@ -50,14 +49,18 @@ struct RowIO {
 
   static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
     if (count == kWidth) return L::load(p);
+    using Native = typename V::Native;
     Parts parts = L::load(p, count);
-    if (count < kWidth) {
-      for (int k = 0; k < L::kParts; ++k) {
-        const int64_t lanes = std::clamp<int64_t>(count - k * kPartWidth, 0, kPartWidth);
-        parts[k] = V::Native::set(typename V::Native(fill), parts[k].v, lanes);
-      }
+    for (int k = 0; k < L::kParts; ++k) {  // lane i of part k is element k * kPartWidth + i
+      const Native inside = Native::arange(k * kPartWidth, 1) < Native(static_cast<opmath_t>(count));
+      parts[k] = Native::blendv(Native(fill), parts[k].v, inside);
     }
     return parts;
+  }
+  static C10_ALWAYS_INLINE opmath_t first_lane(const Parts& parts) {
+    std::array<opmath_t, kPartWidth> lanes;
+    parts[0].v.store(lanes.data());
+    return lanes[0];
   }
   static Parts splat(opmath_t value) {
     Parts parts;
@@ -79,6 +82,18 @@ struct RowIO {
     constexpr int kSlots = 256 / sizeof(Native);
     constexpr int kStepsPerBlock = kSlots / L::kParts;
     static_assert(kSlots % L::kParts == 0 && (kSlots & (kSlots - 1)) == 0);
+    if (size <= kWidth) {
+      // One step: the other slots hold the identity, and merging with it changes nothing once
+      // a value has been merged with it (x + 0 is x but -0 + 0 is +0), so the halving reduces
+      // to the step's own parts, in the same order.
+      const Parts parts = element(0, 0, size);
+      std::array<Native, L::kParts> part;
+      for (int k = 0; k < L::kParts; ++k) part[k] = merge(Native(identity), parts[k].v);
+      for (int n = L::kParts / 2; n >= 1; n /= 2) {
+        for (int i = 0; i < n; ++i) part[i] = merge(part[i], part[i + n]);
+      }
+      return splat(reduce_lanes(part[0], merge));
+    }
     std::array<Native, kSlots> slot;
     slot.fill(Native(identity));
     // One step into the slots of block position j (a constant, so the slots stay in registers).
@@ -219,12 +234,60 @@ struct SoftmaxRows {
     return stream && stride == 1 && elements_before_stream<typename IO::L::Native>(row) == 0;
   }
 
+  // What the outputs are scaled by, from the sums: for one contiguous row (its sum a splat)
+  // once, on a scalar, as torch does (a vector log per row is a third of a short row's cost);
+  // per lane for rows side by side.
+  static Parts normalizers(const Parts& sum, int64_t stride) {
+    if (stride == 1) return IO::splat(Math{}.normalizer(IO::first_lane(sum)));
+    Parts normalizer;
+    for (int k = 0; k < kParts; ++k) normalizer[k] = Math{}.normalizer(sum[k]);
+    return normalizer;
+  }
+
+  // An element function for reduce_row that hands it `parts`: a row of one step, already
+  // loaded.
+  static auto loaded(const Parts& parts) {
+    return [&parts](int64_t, int64_t, int64_t) C10_ALWAYS_INLINE_ATTRIBUTE { return parts; };
+  }
+
+  // A contiguous row of one vector at most, loaded once and kept in registers: the passes of
+  // forward() and backward() below in the same arithmetic (bitwise the same results), without
+  // reloading the row or keeping the terms in memory.
+  static void forward_in_registers(const scalar_t* x, scalar_t* y, int64_t size, bool streaming) {
+    const Parts v = IO::load(x, size, kNegInf);
+    const Parts max = IO::reduce_row(size, kNegInf, loaded(v), Maximum{});
+    Parts term;
+    for (int k = 0; k < kParts; ++k) term[k] = Math{}.term(v[k], max[k]);
+    const Parts sum = IO::reduce_row(size, 0, loaded(term), Add{});
+    const Parts normalizer = normalizers(sum, 1);
+    Parts out;
+    for (int k = 0; k < kParts; ++k) {
+      if constexpr (Math::kIsLog) {
+        out[k] = Math{}.forward(v[k], max[k], normalizer[k]);
+      } else {
+        out[k] = Math{}.normalize(term[k], normalizer[k]);
+      }
+    }
+    store(y, out, size, streaming);
+  }
+  static void backward_in_registers(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
+                                    bool streaming) {
+    const Parts g = IO::load(grad, size, 0), v = IO::load(y, size, 0);
+    Parts term;
+    for (int k = 0; k < kParts; ++k) term[k] = Math{}.backward_term(g[k], v[k]);
+    const Parts total = IO::reduce_row(size, 0, loaded(term), Add{});
+    Parts out;
+    for (int k = 0; k < kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total[k]);
+    store(grad_input, out, size, streaming);
+  }
+
   // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side.
   // softmax keeps its terms e^(x - max) in `terms` (size * IO::kWidth opmath values at most)
   // between the pass that sums them and the one that divides them: one exp per element.
-  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count, opmath_t* terms,
-                      bool stream) {
+  static C10_ALWAYS_INLINE void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count,
+                                        opmath_t* terms, bool stream) {
     const bool streaming = streams(y, stride, stream);
+    if (stride == 1 && size <= IO::kWidth) return forward_in_registers(x, y, size, streaming);
     const Parts max = reduce(
         size, stride, count, kNegInf,
         [&](int64_t, int64_t offset, int64_t n)
@@ -242,8 +305,7 @@ struct SoftmaxRows {
           return term;
         },
         Add{});
-    Parts normalizer;
-    for (int k = 0; k < kParts; ++k) normalizer[k] = Math{}.normalizer(sum[k]);
+    const Parts normalizer = normalizers(sum, stride);
     for_each_step(size, stride, IO::kWidth, count,
                   [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
                     Parts out;
@@ -259,9 +321,10 @@ struct SoftmaxRows {
                   });
   }
 
-  static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t stride,
-                       int64_t count, bool stream) {
+  static C10_ALWAYS_INLINE void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
+                                         int64_t stride, int64_t count, bool stream) {
     const bool streaming = streams(grad_input, stride, stream);
+    if (stride == 1 && size <= IO::kWidth) return backward_in_registers(grad, y, grad_input, size, streaming);
     const Parts total = reduce(
         size, stride, count, 0,
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {

@@ -301,7 +301,17 @@ struct ReducedLanes {
     return {Opmath(lo), Opmath(hi)};
   }
   static C10_ALWAYS_INLINE Parts load(const scalar_t* p) { return widen(Native::loadu(p)); }
-  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count) { return widen(Native::loadu(p, count)); }
+  // The first `count` lanes; the others are 0. Half a vector loads as the first part alone:
+  // ATen's partial load copies through memory, and the wide load that reads the copy back waits
+  // for the copy's stores (no store forwarding), which dominates short rows.
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count) {
+    if (count == kWidth / 2) {
+      typename Opmath::Native first;
+      at::vec::load_to_float(p, first);
+      return {Opmath(first), Opmath(typename Opmath::Native(0.0f))};
+    }
+    return widen(Native::loadu(p, count));
+  }
   static C10_ALWAYS_INLINE Parts broadcast(scalar_t value) {
     const Opmath v(at::vec::Vectorized<float>(static_cast<float>(value)));
     return {v, v};

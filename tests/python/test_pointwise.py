@@ -43,6 +43,18 @@ def test_backward_matches_torch(case, dtype, target):
         assert_same(grad_of(case.fused, x, grad), case.reference_grad(x, grad))
 
 
+@each_case
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_every_tail_length(case, dtype, target):
+    """Lengths 1-70: a partial vector of every length (half a vector among them, which 16-bit
+    types load on their own path) for every vector width."""
+    for length in range(1, 71):
+        x = random_input((length,), dtype, target, seed=length)
+        grad = random_input(x.shape, dtype, target, seed=length + 100)
+        assert_same(case.fused(x), case.reference(x))
+        assert_same(grad_of(case.fused, x, grad), case.reference_grad(x, grad))
+
+
 # layout -> (shape of a fresh base tensor, the view of it the op receives)
 LAYOUTS = {
     "contiguous": ((4, 6, 5, 7), lambda t: t),

@@ -21,6 +21,10 @@ each_op = pytest.mark.parametrize("name", OPS)
 SHAPES = [
     ((33, 65), -1),
     ((33, 65), 0),
+    ((5, 8), -1),  # rows of one vector (or half of one)
+    ((3, 16), -1),
+    ((9, 8), 0),  # groups of rows side by side that fill half a vector
+    ((4, 16), 0),
     ((4, 3000), 1),
     ((3, 5, 7), 1),
     ((2, 1025, 3), 1),

@@ -73,6 +73,30 @@ using Needs = std::array<bool, N>;
 template <size_t N>
 using Saved = std::array<at::Tensor, N>;
 
+// An out-of-place forward of op Forward: run() below the autograd key, recorded when one of
+// `inputs` requires grad: a node of Grad with edges to them (its params from make_params(),
+// made only then) becomes the output's history, and save(node, output) saves what its backward
+// takes.
+template <class Forward, class Grad, class MakeParams, class Run, class Save, class... Inputs>
+at::Tensor recorded(MakeParams make_params, Run run, Save save, const Inputs&... inputs) {
+  refuse_tangents<Forward>(inputs...);
+  // Nothing to record (no input requires grad): no node, no saved tensor.
+  if (!torch::autograd::compute_requires_grad(inputs...)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return run();
+  }
+  auto node = make_node<Grad>(make_params(), inputs...);
+  at::Tensor out;
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    out = run();
+  }
+  torch::autograd::set_history(out, node);
+  save(*node, out);
+  node_complete(node);
+  return out;
+}
+
 }  // namespace
 
 template <class Op, class... P>
@@ -91,22 +115,10 @@ struct PointwiseAutograd<Op, c10::guts::typelist::typelist<P...>> {
   };
 
   static at::Tensor forward(const at::Tensor& self, P... params) {
-    refuse_tangents<typename Family::Forward>(self);
-    // Nothing to record (no input requires grad): no node, no saved tensor. So in the others.
-    if (!torch::autograd::compute_requires_grad(self)) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      return op<typename Family::Forward>().call(self, params...);
-    }
-    auto node = make_node<Grad>(typename Grad::Params(params...), self);
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = op<typename Family::Forward>().call(self, params...);
-    }
-    torch::autograd::set_history(out, node);
-    node->save(0, kSavesOutput ? out : self);
-    node_complete(node);
-    return out;
+    return recorded<typename Family::Forward, Grad>(
+        [&] { return typename Grad::Params(params...); },
+        [&] { return op<typename Family::Forward>().call(self, params...); },
+        [&](auto& node, const at::Tensor& out) { node.save(0, kSavesOutput ? out : self); }, self);
   }
 
   // In place, as torch's own in-place ops: the version counter is bumped by the ADInplaceOrView
@@ -161,22 +173,13 @@ struct ChannelParamAutograd {
   };
 
   static at::Tensor forward(const at::Tensor& self, const at::Tensor& param) {
-    refuse_tangents<typename Family::Forward>(self, param);
-    if (!torch::autograd::compute_requires_grad(self, param)) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      return op<typename Family::Forward>().call(self, param);
-    }
-    auto node = make_node<Grad>({}, self, param);
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = op<typename Family::Forward>().call(self, param);
-    }
-    torch::autograd::set_history(out, node);
-    node->save(0, self);
-    node->save(1, param);
-    node_complete(node);
-    return out;
+    return recorded<typename Family::Forward, Grad>([] { return typename Grad::Params(); },
+                                                    [&] { return op<typename Family::Forward>().call(self, param); },
+                                                    [&](auto& node, const at::Tensor&) {
+                                                      node.save(0, self);
+                                                      node.save(1, param);
+                                                    },
+                                                    self, param);
   }
 
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
@@ -234,39 +237,20 @@ struct GluAutograd<Op, c10::guts::typelist::typelist<P...>> {
   };
 
   static at::Tensor forward(const at::Tensor& gate, const at::Tensor& up, P... params) {
-    refuse_tangents<typename Family::Forward>(gate, up);
-    if (!torch::autograd::compute_requires_grad(gate, up)) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      return op<typename Family::Forward>().call(gate, up, params...);
-    }
-    auto node = make_node<PairGrad>(typename PairGrad::Params(params...), gate, up);
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = op<typename Family::Forward>().call(gate, up, params...);
-    }
-    torch::autograd::set_history(out, node);
-    node->save(0, gate);
-    node->save(1, up);
-    node_complete(node);
-    return out;
+    return recorded<typename Family::Forward, PairGrad>(
+        [&] { return typename PairGrad::Params(params...); },
+        [&] { return op<typename Family::Forward>().call(gate, up, params...); },
+        [&](auto& node, const at::Tensor&) {
+          node.save(0, gate);
+          node.save(1, up);
+        },
+        gate, up);
   }
   static at::Tensor split(const at::Tensor& self, int64_t dim, P... params) {
-    refuse_tangents<typename Family::Split>(self);
-    if (!torch::autograd::compute_requires_grad(self)) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      return op<typename Family::Split>().call(self, dim, params...);
-    }
-    auto node = make_node<SplitGrad>(typename SplitGrad::Params(dim, params...), self);
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = op<typename Family::Split>().call(self, dim, params...);
-    }
-    torch::autograd::set_history(out, node);
-    node->save(0, self);
-    node_complete(node);
-    return out;
+    return recorded<typename Family::Split, SplitGrad>(
+        [&] { return typename SplitGrad::Params(dim, params...); },
+        [&] { return op<typename Family::Split>().call(self, dim, params...); },
+        [&](auto& node, const at::Tensor&) { node.save(0, self); }, self);
   }
 
   // The backward ops, as composites of differentiable ATen ops when their own gradient is wanted.
@@ -314,22 +298,14 @@ struct RandomSlopeAutograd<Op, c10::guts::typelist::typelist<P...>> {
   };
 
   static at::Tensor forward(const at::Tensor& self, Seed seed, P... params) {
-    refuse_tangents<typename Family::Forward>(self);
-    if (!torch::autograd::compute_requires_grad(self)) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      return op<typename Family::Forward>().call(self, seed, params...);
-    }
-    auto node = make_node<Grad>(typename Grad::Params(params...), self);
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = op<typename Family::Forward>().call(self, seed, params...);
-    }
-    torch::autograd::set_history(out, node);
-    node->save(0, out);
-    node->save(1, seed.value_or(at::Tensor()));
-    node_complete(node);
-    return out;
+    return recorded<typename Family::Forward, Grad>(
+        [&] { return typename Grad::Params(params...); },
+        [&] { return op<typename Family::Forward>().call(self, seed, params...); },
+        [&](auto& node, const at::Tensor& out) {
+          node.save(0, out);
+          node.save(1, seed.value_or(at::Tensor()));
+        },
+        self);
   }
 
   static void forward_(at::Tensor& self, Seed seed, P... params) {
@@ -387,21 +363,10 @@ struct SoftmaxAutograd {
   };
 
   static at::Tensor forward(const at::Tensor& self, int64_t dim, bool half_to_float) {
-    refuse_tangents<typename Family::Forward>(self);
-    if (!torch::autograd::compute_requires_grad(self)) {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      return op<typename Family::Forward>().call(self, dim, half_to_float);
-    }
-    auto node = make_node<Grad>({dim, self.scalar_type()}, self);
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = op<typename Family::Forward>().call(self, dim, half_to_float);
-    }
-    torch::autograd::set_history(out, node);
-    node->save(0, out);
-    node_complete(node);
-    return out;
+    return recorded<typename Family::Forward, Grad>(
+        [&] { return typename Grad::Params(dim, self.scalar_type()); },
+        [&] { return op<typename Family::Forward>().call(self, dim, half_to_float); },
+        [](auto& node, const at::Tensor& out) { node.save(0, out); }, self);
   }
 
   // As a composite of differentiable ATen ops when its own gradient is wanted.

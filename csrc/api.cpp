@@ -141,13 +141,13 @@ at::Tensor softmax_in(const at::Tensor& input, int64_t dim, std::optional<at::Sc
 }
 
 at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  return softmax_in<SoftmaxOp<false>>(input, dim, dtype);
+  return softmax_in<SoftmaxOp>(input, dim, dtype);
 }
 at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  return softmax_in<SoftmaxOp<true>>(input, dim, dtype);
+  return softmax_in<LogSoftmaxOp>(input, dim, dtype);
 }
 at::Tensor softmin(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype) {
-  return softmax_in<SoftmaxOp<false>>(-input, dim, dtype);
+  return softmax_in<SoftminOp>(input, dim, dtype);
 }
 
 at::Tensor swiglu_ffn(const at::Tensor& x, const at::Tensor& w_gate, const at::Tensor& w_up, const at::Tensor& w_down,

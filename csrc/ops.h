@@ -284,13 +284,20 @@ struct RreluOp {
   }
 };
 
-// softmax and log_softmax along a dim. Its operators (softmax.h):
+// softmax, log_softmax and softmin along a dim. Their operators (softmax.h):
 //   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
-template <bool kLog>
 struct SoftmaxOp {
-  using Math = math::Softmax<kLog>;
-  static constexpr const char* kName = kLog ? "log_softmax" : "softmax";
+  using Math = math::Softmax<false>;
+  static constexpr const char* kName = "softmax";
+};
+struct LogSoftmaxOp {
+  using Math = math::Softmax<true>;
+  static constexpr const char* kName = "log_softmax";
+};
+struct SoftminOp {
+  using Math = math::Softmin;
+  static constexpr const char* kName = "softmin";
 };
 
 // ---- the table ---------------------------------------------------------------------------
@@ -302,6 +309,6 @@ using PointwiseOps =
 using ChannelParamOps = TypeList<PreluOp, SwishTensorOp>;
 using GluOps = TypeList<SwigluOp, GegluOp, RegluOp, ReluSquaredGluOp, QuickGeluGluOp, SigmoidGluOp, ClampedSwigluOp>;
 using RandomSlopeOps = TypeList<RreluOp>;
-using SoftmaxOps = TypeList<SoftmaxOp<false>, SoftmaxOp<true>>;
+using SoftmaxOps = TypeList<SoftmaxOp, LogSoftmaxOp, SoftminOp>;
 
 }  // namespace fusedact

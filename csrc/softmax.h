@@ -1,5 +1,5 @@
-// The softmax family (ops.h: SoftmaxOps: softmax, log_softmax along a dim): argument checks,
-// the [outer, size, inner] view around dim, and the operators
+// The softmax family (ops.h: SoftmaxOps: softmax, log_softmax, softmin along a dim): argument
+// checks, the [outer, size, inner] view around dim, and the operators
 //   <name>(Tensor self, int dim, bool half_to_float=False) -> Tensor
 //   <name>_backward(Tensor grad_output, Tensor output, int dim) -> Tensor
 // half_to_float: a float16 / bfloat16 input gives a float32 result, read and written once, as

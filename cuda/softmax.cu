@@ -1,5 +1,5 @@
-// CUDA kernels of softmax and log_softmax, forward and backward: registers them at the CUDA
-// key. Rows along the last dim that start 16-byte aligned and fit in a warp's registers (up to
+// CUDA kernels of softmax, log_softmax and softmin, forward and backward: registers them at the
+// CUDA key. Rows along the last dim that start 16-byte aligned and fit in a warp's registers (up to
 // 32 x 4 packs of 16 bytes: 1024 16-bit or 512 float elements) are held there by a group of
 // lanes, several short rows to a warp: read once, one exp per element, written once. Other
 // rows along the last dim take a warp each when they hold up to kWarpRowMax elements and
@@ -75,7 +75,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     register_forward_kernel(const scalar_t* in, out_t* out, int64_t rows, int64_t size, int group) {
   using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
   for_each_group_row(rows, group, [&](int64_t row, bool writes, int lane) {
-    auto x = load_lane<kVec, kPacks, acc_t>(in + row * size, size, lane, group, acc_t(-INFINITY));
+    auto x = load_forward_lane<Math, kVec, kPacks, acc_t>(in + row * size, size, lane, group);
     const acc_t max = group_merge(lane_max(x), group, [](acc_t a, acc_t b) { return max_of(a, b); });
     const acc_t sum = group_merge(lane_exp_sum<Math>(x, max), group, [](acc_t a, acc_t b) { return a + b; });
     if (writes) store_forward_lane<Math>(out + row * size, size, lane, group, x, max, Math{}.normalizer(sum));

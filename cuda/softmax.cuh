@@ -18,8 +18,9 @@
 
 namespace fusedact::cuda {
 
-// softmax / log_softmax forward (Math): a row reduces to its max and sum of e^(x - max). The
-// output is out_t: scalar_t, or float for a float16 / bfloat16 input (half_to_float).
+// softmax / log_softmax / softmin forward (Math): a row reduces to its max and sum of
+// e^(x - max), x Math's value of the element. The output is out_t: scalar_t, or float for a
+// float16 / bfloat16 input (half_to_float).
 template <class scalar_t, class Math, class out_t = scalar_t>
 struct SoftmaxForwardRows {
   using acc_t = at::acc_type<scalar_t, /*is_cuda=*/true>;
@@ -31,11 +32,12 @@ struct SoftmaxForwardRows {
 
   C10_HOST_DEVICE static Acc identity() { return Acc::empty(); }
   C10_HOST_DEVICE static Acc combine(const Acc& a, const Acc& b) { return merge(a, b); }
-  C10_HOST_DEVICE Acc element(int64_t i) const { return Acc::of(static_cast<acc_t>(in[i])); }
+  C10_HOST_DEVICE acc_t value(int64_t i) const { return Math{}.value(static_cast<acc_t>(in[i])); }
+  C10_HOST_DEVICE Acc element(int64_t i) const { return Acc::of(value(i)); }
   // What write needs, once per row: the max and Math's normalizer of the sum.
   C10_HOST_DEVICE static Acc finish(const Acc& total) { return {total.max, Math{}.normalizer(total.sum)}; }
   C10_HOST_DEVICE void write(int64_t i, const Acc& finished) const {
-    out[i] = static_cast<out_t>(Math{}.forward(static_cast<acc_t>(in[i]), finished.max, finished.sum));
+    out[i] = static_cast<out_t>(Math{}.forward(value(i), finished.max, finished.sum));
   }
 };
 
@@ -92,9 +94,17 @@ struct LaneValues {
   acc_t v[kPacks][kVec];
 };
 
+// The lane's elements as acc_t, `fill` past the row's end.
 template <int kVec, int kPacks, class acc_t, class scalar_t>
 C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, int64_t size, int lane, int group,
                                                           acc_t fill) {
+  return load_lane<kVec, kPacks, acc_t>(row, size, lane, group, fill, [](acc_t x) { return x; });
+}
+
+// The same, each element as value(element).
+template <int kVec, int kPacks, class acc_t, class scalar_t, class Value>
+C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, int64_t size, int lane, int group,
+                                                          acc_t fill, const Value& value) {
   LaneValues<kVec, kPacks, acc_t> values;
   FUSEDACT_UNROLL
   for (int p = 0; p < kPacks; ++p) {
@@ -102,13 +112,23 @@ C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, i
     if (first + kVec <= size) {
       const auto pack = *reinterpret_cast<const Pack<scalar_t, kVec>*>(row + first);
       FUSEDACT_UNROLL
-      for (int j = 0; j < kVec; ++j) values.v[p][j] = static_cast<acc_t>(pack.v[j]);
+      for (int j = 0; j < kVec; ++j) values.v[p][j] = value(static_cast<acc_t>(pack.v[j]));
     } else {
       FUSEDACT_UNROLL
-      for (int j = 0; j < kVec; ++j) values.v[p][j] = first + j < size ? static_cast<acc_t>(row[first + j]) : fill;
+      for (int j = 0; j < kVec; ++j) {
+        values.v[p][j] = first + j < size ? value(static_cast<acc_t>(row[first + j])) : fill;
+      }
     }
   }
   return values;
+}
+
+// A lane's elements of a forward row: Math's values of them, -inf past the row's end.
+template <class Math, int kVec, int kPacks, class acc_t, class scalar_t>
+C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_forward_lane(const scalar_t* row, int64_t size, int lane,
+                                                                  int group) {
+  return load_lane<kVec, kPacks, acc_t>(row, size, lane, group, acc_t(-INFINITY),
+                                        [](acc_t x) { return Math{}.value(x); });
 }
 
 // Writes value(p, j) for each of the lane's elements inside the row.

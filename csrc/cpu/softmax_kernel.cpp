@@ -1,5 +1,5 @@
-// softmax and log_softmax on the CPU, forward and backward, compiled once per instruction set
-// (CPU_CAPABILITY names it).
+// softmax, log_softmax and softmin on the CPU, forward and backward, compiled once per
+// instruction set (CPU_CAPABILITY names it).
 //
 // Along the last dim a row is contiguous: it is reduced in SIMD lanes, then across the lanes,
 // in an order that does not depend on the vector width (RowIO::reduce_row). Along another dim
@@ -47,15 +47,25 @@ struct RowIO {
   static constexpr int64_t kWidth = L::kWidth;
   static constexpr int64_t kPartWidth = V::size();
 
-  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
-    if (count == kWidth) return L::load(p);
+  // value(element) for the first `count` elements, `fill` past them.
+  template <class Value>
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count, opmath_t fill, Value value) {
     using Native = typename V::Native;
-    Parts parts = L::load(p, count);
+    Parts parts;
+    if (count == kWidth) {
+      parts = L::load(p);
+      for (int k = 0; k < L::kParts; ++k) parts[k] = value(parts[k]);
+      return parts;
+    }
+    parts = L::load(p, count);
     for (int k = 0; k < L::kParts; ++k) {  // lane i of part k is element k * kPartWidth + i
       const Native inside = Native::arange(k * kPartWidth, 1) < Native(static_cast<opmath_t>(count));
-      parts[k] = Native::blendv(Native(fill), parts[k].v, inside);
+      parts[k] = Native::blendv(Native(fill), value(parts[k]).v, inside);
     }
     return parts;
+  }
+  static C10_ALWAYS_INLINE Parts load(const scalar_t* p, int64_t count, opmath_t fill) {
+    return load(p, count, fill, [](const V& v) C10_ALWAYS_INLINE_ATTRIBUTE { return v; });
   }
   static C10_ALWAYS_INLINE opmath_t first_lane(const Parts& parts) {
     std::array<opmath_t, kPartWidth> lanes;
@@ -244,64 +254,49 @@ struct SoftmaxRows {
     return normalizer;
   }
 
-  // An element function for reduce_row that hands it `parts`: a row of one step, already
-  // loaded.
-  static auto loaded(const Parts& parts) {
-    return [&parts](int64_t, int64_t, int64_t) C10_ALWAYS_INLINE_ATTRIBUTE { return parts; };
-  }
-
-  // A contiguous row of one vector at most, loaded once and kept in registers: the passes of
-  // forward() and backward() below in the same arithmetic (bitwise the same results), without
-  // reloading the row or keeping the terms in memory.
-  static void forward_in_registers(const scalar_t* x, scalar_t* y, int64_t size, bool streaming) {
-    const Parts v = IO::load(x, size, kNegInf);
-    const Parts max = IO::reduce_row(size, kNegInf, loaded(v), Maximum{});
-    Parts term;
-    for (int k = 0; k < kParts; ++k) term[k] = Math{}.term(v[k], max[k]);
-    const Parts sum = IO::reduce_row(size, 0, loaded(term), Add{});
-    const Parts normalizer = normalizers(sum, 1);
-    Parts out;
-    for (int k = 0; k < kParts; ++k) {
-      if constexpr (Math::kIsLog) {
-        out[k] = Math{}.forward(v[k], max[k], normalizer[k]);
-      } else {
-        out[k] = Math{}.normalize(term[k], normalizer[k]);
-      }
+  // Where softmax keeps its terms e^(x - max) between the pass that sums them and the one that
+  // divides them (one exp per element): opmath scratch holding the row's steps, or for a row of
+  // one step, registers.
+  struct TermsInMemory {
+    opmath_t* data;  // size * IO::kWidth opmath values at most
+    C10_ALWAYS_INLINE void keep(int64_t step, const Parts& term) const {
+      for (int k = 0; k < kParts; ++k) term[k].v.store(data + step * IO::kWidth + k * IO::kPartWidth);
     }
-    store(y, out, size, streaming);
-  }
-  static void backward_in_registers(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
-                                    bool streaming) {
-    const Parts g = IO::load(grad, size, 0), v = IO::load(y, size, 0);
+    C10_ALWAYS_INLINE Parts kept(int64_t step) const {
+      Parts term;
+      for (int k = 0; k < kParts; ++k) {
+        term[k] = typename IO::V(IO::V::Native::loadu(data + step * IO::kWidth + k * IO::kPartWidth));
+      }
+      return term;
+    }
+  };
+  struct TermInRegisters {
     Parts term;
-    for (int k = 0; k < kParts; ++k) term[k] = Math{}.backward_term(g[k], v[k]);
-    const Parts total = IO::reduce_row(size, 0, loaded(term), Add{});
-    Parts out;
-    for (int k = 0; k < kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total[k]);
-    store(grad_input, out, size, streaming);
+    C10_ALWAYS_INLINE void keep(int64_t, const Parts& t) { term = t; }
+    C10_ALWAYS_INLINE Parts kept(int64_t) const { return term; }
+  };
+
+  // A source of a row's elements that hands back `value`: a row of one step, already loaded.
+  template <class T>
+  static auto loaded(const T& value) {
+    return [&value](int64_t, int64_t) C10_ALWAYS_INLINE_ATTRIBUTE { return value; };
   }
 
-  // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side.
-  // softmax keeps its terms e^(x - max) in `terms` (size * IO::kWidth opmath values at most)
-  // between the pass that sums them and the one that divides them: one exp per element.
-  static C10_ALWAYS_INLINE void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count,
-                                        opmath_t* terms, bool stream) {
-    const bool streaming = streams(y, stride, stream);
-    if (stride == 1 && size <= IO::kWidth) return forward_in_registers(x, y, size, streaming);
+  // The passes of the forward over a contiguous row (stride 1) or `count` rows side by side,
+  // whose elements come from values(offset, n) with the lanes past n holding -inf.
+  template <class Values, class Terms>
+  static C10_ALWAYS_INLINE void forward_passes(Values values, Terms& terms, scalar_t* y, int64_t size, int64_t stride,
+                                               int64_t count, bool streaming) {
     const Parts max = reduce(
         size, stride, count, kNegInf,
-        [&](int64_t, int64_t offset, int64_t n)
-            C10_ALWAYS_INLINE_ATTRIBUTE { return IO::load(x + offset, n, kNegInf); },
-        Maximum{});
+        [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return values(offset, n); }, Maximum{});
     const Parts sum = reduce(
         size, stride, count, 0,
         [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
-          const Parts v = IO::load(x + offset, n, kNegInf);  // the lanes past n add e^-inf = 0
+          const Parts v = values(offset, n);  // the lanes past n add e^-inf = 0
           Parts term;
-          for (int k = 0; k < kParts; ++k) {
-            term[k] = Math{}.term(v[k], max[k]);
-            if constexpr (!Math::kIsLog) term[k].v.store(terms + step * IO::kWidth + k * IO::kPartWidth);
-          }
+          for (int k = 0; k < kParts; ++k) term[k] = Math{}.term(v[k], max[k]);
+          if constexpr (!Math::kIsLog) terms.keep(step, term);
           return term;
         },
         Add{});
@@ -309,37 +304,86 @@ struct SoftmaxRows {
     for_each_step(size, stride, IO::kWidth, count,
                   [&](int64_t step, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
                     Parts out;
-                    for (int k = 0; k < kParts; ++k) {
-                      if constexpr (Math::kIsLog) {
-                        out[k] = Math{}.forward(IO::load(x + offset, n, 0)[k], max[k], normalizer[k]);
-                      } else {
-                        const typename IO::V term(IO::V::Native::loadu(terms + step * IO::kWidth + k * IO::kPartWidth));
-                        out[k] = Math{}.normalize(term, normalizer[k]);
-                      }
+                    if constexpr (Math::kIsLog) {
+                      const Parts v = values(offset, n);
+                      for (int k = 0; k < kParts; ++k) out[k] = Math{}.forward(v[k], max[k], normalizer[k]);
+                    } else {
+                      const Parts term = terms.kept(step);
+                      for (int k = 0; k < kParts; ++k) out[k] = Math{}.normalize(term[k], normalizer[k]);
                     }
                     store(y + offset, out, n, streaming);
                   });
   }
 
-  static C10_ALWAYS_INLINE void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
-                                         int64_t stride, int64_t count, bool stream) {
-    const bool streaming = streams(grad_input, stride, stream);
-    if (stride == 1 && size <= IO::kWidth) return backward_in_registers(grad, y, grad_input, size, streaming);
+  // The passes of the backward, over rows laid out as forward_passes's, whose gradient and
+  // output come from values(offset, n) as a pair, the lanes past n holding 0.
+  template <class Values>
+  static C10_ALWAYS_INLINE void backward_passes(Values values, scalar_t* grad_input, int64_t size, int64_t stride,
+                                                int64_t count, bool streaming) {
     const Parts total = reduce(
         size, stride, count, 0,
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
-          const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
+          const auto [g, v] = values(offset, n);
           Parts term;
           for (int k = 0; k < kParts; ++k) term[k] = Math{}.backward_term(g[k], v[k]);
           return term;
         },
         Add{});
     for_each_step(size, stride, IO::kWidth, count, [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
-      const Parts g = IO::load(grad + offset, n, 0), v = IO::load(y + offset, n, 0);
+      const auto [g, v] = values(offset, n);
       Parts out;
       for (int k = 0; k < kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total[k]);
       store(grad_input + offset, out, n, streaming);
     });
+  }
+
+  // A step of a forward row: Math's values of its elements (softmin's are negated), the lanes
+  // past count -inf.
+  static C10_ALWAYS_INLINE Parts load_values(const scalar_t* p, int64_t count) {
+    return IO::load(p, count, kNegInf,
+                    [](const typename IO::V& v) C10_ALWAYS_INLINE_ATTRIBUTE { return Math{}.value(v); });
+  }
+
+  // Tells the compiler that a row is one step at most, so that the passes compile to that case.
+  static C10_ALWAYS_INLINE void one_step(int64_t size) {
+    if (size > IO::kWidth) __builtin_unreachable();
+  }
+
+  // A contiguous row of one vector at most is loaded once and kept in registers through the
+  // passes, its terms too: no reloads, no scratch.
+  static void forward_in_registers(const scalar_t* x, scalar_t* y, int64_t size, bool streaming) {
+    one_step(size);
+    const Parts v = load_values(x, size);
+    TermInRegisters terms;
+    forward_passes(loaded(v), terms, y, size, 1, 1, streaming);
+  }
+  static void backward_in_registers(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
+                                    bool streaming) {
+    one_step(size);
+    const std::pair<Parts, Parts> gv{IO::load(grad, size, 0), IO::load(y, size, 0)};
+    backward_passes(loaded(gv), grad_input, size, 1, 1, streaming);
+  }
+
+  // Rows starting at x / y: one contiguous row (stride 1), or `count` rows side by side; softmax
+  // keeps its terms in `terms`.
+  static C10_ALWAYS_INLINE void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count,
+                                        opmath_t* terms, bool stream) {
+    const bool streaming = streams(y, stride, stream);
+    if (stride == 1 && size <= IO::kWidth) return forward_in_registers(x, y, size, streaming);
+    const TermsInMemory kept{terms};
+    forward_passes([&](int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return load_values(x + offset, n); },
+                   kept, y, size, stride, count, streaming);
+  }
+
+  static C10_ALWAYS_INLINE void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
+                                         int64_t stride, int64_t count, bool stream) {
+    const bool streaming = streams(grad_input, stride, stream);
+    if (stride == 1 && size <= IO::kWidth) return backward_in_registers(grad, y, grad_input, size, streaming);
+    backward_passes(
+        [&](int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE {
+          return std::pair<Parts, Parts>{IO::load(grad + offset, n, 0), IO::load(y + offset, n, 0)};
+        },
+        grad_input, size, stride, count, streaming);
   }
 };
 

@@ -192,6 +192,7 @@ OPS: list[BenchOp] = [
     _pointwise("relu_squared", FF.relu_squared, lambda x: torch.square(F.relu(x))),
     *_row_ops("softmax", FF.softmax, F.softmax),
     *_row_ops("log_softmax", FF.log_softmax, F.log_softmax),
+    BenchOp("softmin", lambda x: FF.softmin(x, -1), lambda x: F.softmin(x, -1), _one_input, kind="row"),
     _glu("swiglu", FF.swiglu, F.silu),
     _glu("geglu", FF.geglu, F.gelu),
     _glu("reglu", FF.reglu, F.relu),

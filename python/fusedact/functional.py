@@ -350,11 +350,11 @@ def log_softmax(
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None) -> Tensor:
-    r"""softmax(-x) along ``dim``, as :func:`torch.nn.functional.softmin` computes it:
-    ``dtype`` casts -x first; the result is contiguous."""
+    r"""softmax(-x) along ``dim`` in one pass, as :func:`torch.nn.functional.softmin`:
+    ``dtype`` casts the input first; the result is contiguous."""
     if dim is None:
         dim = _softmax_dim("softmin", input.dim(), _stacklevel)
-    return _softmax_in(_ops.softmax, -input, dim, dtype)
+    return _softmax_in(_ops.softmin, input, dim, dtype)
 
 
 #: The gate activations of :func:`gated_ffn`, with the GLU op each runs (its function here

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -333,6 +334,8 @@ void run_rows_on_host(const Rows& rows, int64_t nlanes) {
 TEST(CudaThreadWork, SoftmaxRowsMatchTorch) {
   using Forward = fusedact::cuda::SoftmaxForwardRows<float, fusedact::math::Softmax<false>>;
   using LogBackward = fusedact::cuda::SoftmaxBackwardRows<float, fusedact::math::Softmax<true>>;
+  using SoftminForward = fusedact::cuda::SoftmaxForwardRows<float, fusedact::math::Softmin>;
+  using SoftminBackward = fusedact::cuda::SoftmaxBackwardRows<float, fusedact::math::Softmin>;
   // [outer, size, inner]: rows along the last dim (a warp's lanes, a block's) and along a middle dim.
   for (const auto& [outer, size, inner, nlanes] : std::vector<std::array<int64_t, 4>>{
            {3, 37, 1, 32}, {2, 1500, 1, 256}, {4, 5, 6, 1}, {1, 1, 1, 32}, {2, 3000, 5, 8}, {1, 4099, 8, 32}}) {
@@ -341,6 +344,9 @@ TEST(CudaThreadWork, SoftmaxRowsMatchTorch) {
     const fusedact::RowLayout layout{outer, size, inner};
     run_rows_on_host(Forward{x.data_ptr<float>(), y.data_ptr<float>(), layout}, nlanes);
     EXPECT_TRUE(torch::allclose(y, torch::softmax(x, 1), 1e-5, 1e-6)) << outer << " " << size << " " << inner;
+    auto min_y = torch::full_like(x, kPoison);
+    run_rows_on_host(SoftminForward{x.data_ptr<float>(), min_y.data_ptr<float>(), layout}, nlanes);
+    EXPECT_TRUE(torch::allclose(min_y, torch::softmax(-x, 1), 1e-5, 1e-6)) << outer << " " << size << " " << inner;
 
     const auto log_y = torch::log_softmax(x, 1);
     const auto grad = torch::randn_like(x);
@@ -349,12 +355,18 @@ TEST(CudaThreadWork, SoftmaxRowsMatchTorch) {
                      nlanes);
     const auto expected = grad - log_y.exp() * grad.sum(1, true);
     EXPECT_TRUE(torch::allclose(grad_input, expected, 1e-4, 1e-5)) << outer << " " << size << " " << inner;
+
+    const auto expected_min = -torch::_softmax_backward_data(grad, min_y, 1, torch::kFloat);
+    grad_input.fill_(kPoison);
+    run_rows_on_host(
+        SoftminBackward{grad.data_ptr<float>(), min_y.data_ptr<float>(), grad_input.data_ptr<float>(), layout}, nlanes);
+    EXPECT_TRUE(torch::allclose(grad_input, expected_min, 1e-4, 1e-5)) << outer << " " << size << " " << inner;
   }
 }
 
 // Rows held in registers as the GPU runs them: each row's `group` lanes load, merge their
-// maxima and sums in the warp's butterfly order, and write. softmax and log_softmax, forward
-// and backward, for every row length the register kernels take.
+// maxima and sums in the warp's butterfly order, and write. softmax, log_softmax and softmin,
+// forward and backward, for every row length the register kernels take.
 template <class T, class Merge>
 void butterfly(std::vector<T>& values, const Merge& merge) {
   const int group = static_cast<int>(values.size());
@@ -373,7 +385,7 @@ void register_rows_on_host(const float* x, float* y, const float* grad, float* g
     std::vector<Values> values;
     std::vector<float> maxima, sums;
     for (int lane = 0; lane < group; ++lane) {
-      values.push_back(fusedact::cuda::load_lane<4, kPacks, float>(x + r * size, size, lane, group, -INFINITY));
+      values.push_back(fusedact::cuda::load_forward_lane<Math, 4, kPacks, float>(x + r * size, size, lane, group));
       maxima.push_back(fusedact::cuda::lane_max(values.back()));
     }
     butterfly(maxima, [](float a, float b) { return fusedact::cuda::max_of(a, b); });
@@ -399,9 +411,23 @@ void register_rows_on_host(const float* x, float* y, const float* grad, float* g
   }
 }
 
-template <bool kLog>
+// torch's forward of Math on x along dim 1, and its backward from that output.
+template <class Math>
+std::pair<torch::Tensor, torch::Tensor> torch_softmax(const torch::Tensor& x, const torch::Tensor& grad) {
+  if constexpr (std::is_same_v<Math, fusedact::math::Softmin>) {
+    const auto y = torch::softmax(-x, 1);
+    return {y, -torch::_softmax_backward_data(grad, y, 1, torch::kFloat)};
+  } else if constexpr (Math::kIsLog) {
+    const auto y = torch::log_softmax(x, 1);
+    return {y, torch::_log_softmax_backward_data(grad, y, 1, torch::kFloat)};
+  } else {
+    const auto y = torch::softmax(x, 1);
+    return {y, torch::_softmax_backward_data(grad, y, 1, torch::kFloat)};
+  }
+}
+
+template <class Math>
 void check_register_rows(int64_t rows, int64_t size) {
-  using Math = fusedact::math::Softmax<kLog>;
   const auto shape = fusedact::cuda::RegisterRowShape::of(size, 4, 4);
   ASSERT_GT(shape.packs, 0) << size;
   auto x = torch::randn({rows, size}) * 3;
@@ -423,18 +449,18 @@ void check_register_rows(int64_t rows, int64_t size) {
   } else {
     run(std::integral_constant<int, 4>{});
   }
-  const auto expected = kLog ? torch::log_softmax(x, 1) : torch::softmax(x, 1);
-  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6, /*equal_nan=*/true)) << size << (kLog ? " log" : "");
-  const auto expected_grad = kLog ? torch::_log_softmax_backward_data(grad, expected, 1, torch::kFloat)
-                                  : torch::_softmax_backward_data(grad, expected, 1, torch::kFloat);
-  EXPECT_TRUE(torch::allclose(grad_x, expected_grad, 1e-4, 1e-5, /*equal_nan=*/true)) << size << (kLog ? " log" : "");
+  const auto [expected, expected_grad] = torch_softmax<Math>(x, grad);
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6, /*equal_nan=*/true)) << size;
+  EXPECT_TRUE(torch::allclose(grad_x, expected_grad, 1e-4, 1e-5, /*equal_nan=*/true)) << size;
 }
 
 TEST(CudaThreadWork, SoftmaxRowsInRegistersMatchTorch) {
   for (int64_t size : {4, 8, 12, 32, 100, 128, 132, 256, 500, 512}) {
     for (int64_t rows : {1, 5}) {
-      check_register_rows<false>(rows, size);
-      check_register_rows<true>(rows, size);
+      SCOPED_TRACE(testing::Message() << rows << " rows of " << size);
+      check_register_rows<fusedact::math::Softmax<false>>(rows, size);
+      check_register_rows<fusedact::math::Softmax<true>>(rows, size);
+      check_register_rows<fusedact::math::Softmin>(rows, size);
     }
   }
   EXPECT_EQ(fusedact::cuda::RegisterRowShape::of(516, 4, 4).packs, 0);  // beyond 32 x 4 packs of 4 floats

@@ -457,13 +457,24 @@ def assert_gate_grad_close(actual, expected, grad_times_up, signed_zeros=None):
     assert_same(actual.double() / scale, expected.double() / scale, signed_zeros, rtol=rtol, atol=atol)
 
 
+#: The ops along a dim of the softmax family.
+SOFTMAX_OPS = ["softmax", "log_softmax", "softmin"]
+
+
+def torch_softmax_backward(name, grad, output, dim):
+    """torch's gradient of softmax / log_softmax / softmin from their output, in output's dtype.
+    softmin is softmax of -x, so its gradient is softmax's negated."""
+    if name == "softmin":
+        return -torch.ops.aten._softmax_backward_data(grad, output, dim, output.dtype)
+    return getattr(torch.ops.aten, f"_{name}_backward_data")(grad, output, dim, output.dtype)
+
+
 def softmax_grad_reference(name, grad, output, dim):
-    """softmax's / log_softmax's gradient from their output, torch's backward in float64 rounded to
+    """The softmax family's gradient from the output, torch's backward in float64 rounded to
     the output's dtype, and the tolerances to compare with: the dtype's rtol, and an atol of
     1e-5 plus the rounding of the row's sum of |grad| (2 ulp of float32, or of float64), which a
     kernel may add in another order."""
-    backward = getattr(torch.ops.aten, f"_{name}_backward_data")
-    expected = backward(grad.double(), output.detach().double(), dim, torch.float64).to(output.dtype)
+    expected = torch_softmax_backward(name, grad.double(), output.detach().double(), dim).to(output.dtype)
     eps = torch.finfo(torch.float64 if output.dtype == torch.float64 else torch.float32).eps
     row_sum = grad.double().abs().sum(dim).max().item()
     return expected, {"rtol": DEFAULT_TOLERANCES[output.dtype][0], "atol": 1e-5 + 2 * eps * row_sum}

@@ -15,6 +15,7 @@ from reference import (
     FLOAT_DTYPES,
     GLU,
     POINTWISE,
+    SOFTMAX_OPS,
     assert_gate_grad_close,
     assert_same,
     grad_of,
@@ -82,7 +83,7 @@ def test_glu_past_2_31_elements_both_forms(case):
 
 
 @big
-@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("name", SOFTMAX_OPS)
 def test_softmax_past_2_31_elements(name):
     length = 128256
     rows = BIG // length + 1
@@ -191,7 +192,7 @@ def test_more_channel_tiles_than_blocks(case):
     torch.testing.assert_close(grad_param.double(), expected, rtol=2e-2, atol=1e-2 * expected.abs().max().item())
 
 
-@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("name", SOFTMAX_OPS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
 @pytest.mark.parametrize(
     "shape,dim", [((64, 1), -1), ((64, 8), -1), ((33, 64), -1), ((33, 256), -1), ((33, 512), -1), ((16, 1024), -1),
@@ -209,7 +210,7 @@ def test_softmax_rows(name, dtype, shape, dim):
     assert_same(got, expected, **tolerances)
 
 
-@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("name", SOFTMAX_OPS)
 def test_softmax_misaligned_rows(name):
     """Rows that start off the 16-byte grid leave the registers kernel for the warp kernel."""
     x = random_input((33 * 64 + 1,), torch.float32, "cuda")[1:].view(33, 64)
@@ -234,7 +235,7 @@ def _every_op_once(x):
             outs += list(torch.autograd.grad(out, param, torch.ones_like(out)))
     for case in GLU:
         outs.append(case.fused(x, dim=-1))
-    for name in ("softmax", "log_softmax"):
+    for name in SOFTMAX_OPS:
         outs.append(getattr(FF, name)(x, -1))
         outs.append(getattr(FF, name)(x, 0))
     return outs

@@ -11,7 +11,7 @@ import torch.distributed as dist
 
 import fusedact
 import fusedact.functional as FF
-from reference import GLU, POINTWISE, assert_same, random_input
+from reference import GLU, POINTWISE, SOFTMAX_OPS, assert_same, random_input
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch without gloo")
 
@@ -87,7 +87,7 @@ def _dtensor_checks(rank):
         _check_dtensor_case(
             lambda t, c=case: c.fused(t), lambda t, c=case: c.reference_split(t), [split], [Shard(0)], mesh
         )
-    for name in ("softmax", "log_softmax"):
+    for name in SOFTMAX_OPS:
         fused, reference = getattr(FF, name), getattr(torch.nn.functional, name)
         _check_dtensor_case(lambda t, f=fused: f(t, -1), lambda t, f=reference: f(t, -1), [x], [Shard(0)], mesh)
         _check_dtensor_case(lambda t, f=fused: f(t, 0), lambda t, f=reference: f(t, 0), [x], [Shard(1)], mesh)

@@ -1,4 +1,4 @@
-"""softmax and log_softmax against torch's: values for every dtype, dim, row length (a warp's,
+"""softmax, log_softmax and softmin against torch's: values for every dtype, dim, row length (a warp's,
 a block's, strided rows) and layout, on every CPU instruction set and on CUDA; rows of
 extremes; gradients (through autograd, and the backward op against torch's on the same
 output); gradcheck and gradgradcheck; opcheck; dtype=, the implicit dim, autocast; errors."""
@@ -12,10 +12,17 @@ import torch.nn.functional as F
 
 import fusedact
 import fusedact.functional as FF
-from reference import FLOAT_DTYPES, assert_same, extreme_values, random_input, softmax_reference
+from reference import (
+    FLOAT_DTYPES,
+    SOFTMAX_OPS,
+    assert_same,
+    extreme_values,
+    random_input,
+    softmax_reference,
+    torch_softmax_backward,
+)
 
-OPS = ["softmax", "log_softmax"]
-each_op = pytest.mark.parametrize("name", OPS)
+each_op = pytest.mark.parametrize("name", SOFTMAX_OPS)
 
 # (shape, dim): rows along the last dim short and long (past a warp's 1024), along other dims
 SHAPES = [
@@ -44,10 +51,6 @@ def _torch(name):
     return getattr(F, name)
 
 
-def _torch_backward(name, grad, output, dim):
-    return getattr(torch.ops.aten, f"_{name}_backward_data")(grad, output, dim, output.dtype)
-
-
 @each_op
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("shape,dim", SHAPES, ids=str)
@@ -62,7 +65,7 @@ def test_matches_torch(name, dtype, shape, dim, target):
     grad = random_input(shape, dtype, target, seed=1)
     leaf = x.clone().requires_grad_()
     (grad_x,) = torch.autograd.grad(_fused(name)(leaf, dim), leaf, grad)
-    assert_same(grad_x, _torch_backward(name, grad, y, dim))
+    assert_same(grad_x, torch_softmax_backward(name, grad, y, dim))
     if dtype in (torch.float32, torch.float64):
         ref_leaf = x.clone().requires_grad_()
         (ref_grad_x,) = torch.autograd.grad(_torch(name)(ref_leaf, dim), ref_leaf, grad)
@@ -90,7 +93,8 @@ def test_rows_of_extremes(name, dtype, target):
             assert_same(y, softmax_reference(name, x, dim))
             grad = torch.ones_like(x)
             assert_same(
-                getattr(torch.ops.fusedact, f"{name}_backward")(grad, y, dim), _torch_backward(name, grad, y, dim)
+                getattr(torch.ops.fusedact, f"{name}_backward")(grad, y, dim),
+                torch_softmax_backward(name, grad, y, dim),
             )
 
 
@@ -221,25 +225,21 @@ def test_clear_errors(name):
         getattr(torch.ops.fusedact, f"{name}_backward")(torch.ones(3), torch.ones(4), 0)
 
 
-@pytest.mark.parametrize("opinfo_name", OPS)
+@each_op
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
-def test_torch_opinfo_samples(opinfo_name, dtype, device):
+def test_torch_opinfo_samples(name, dtype, device):
     from torch.testing._internal.common_methods_invocations import op_db
 
+    opinfo_name = "nn.functional.softmin" if name == "softmin" else name
     count = 0
-    for opinfo in [o for o in op_db if o.name == opinfo_name]:
+    for opinfo in [o for o in op_db if o.name == opinfo_name]:  # with and without dtype=
         for sample in opinfo.sample_inputs(device, dtype):
             x = sample.input
-            if (
-                opinfo_name == "log_softmax"
-                and device == "cpu"
-                and dtype == torch.bfloat16
-                and "dtype" not in sample.kwargs
-            ):
+            if name == "log_softmax" and device == "cpu" and dtype == torch.bfloat16 and "dtype" not in sample.kwargs:
                 expected = opinfo.op(x.float(), *sample.args, **sample.kwargs).to(dtype)  # as _reference says
             else:
                 expected = opinfo.op(x.clone(), *sample.args, **sample.kwargs)
-            actual = _fused(opinfo_name)(x.clone(), *sample.args, **sample.kwargs)
+            actual = _fused(name)(x.clone(), *sample.args, **sample.kwargs)
             assert_same(actual, expected)
             count += 1
     assert count > 0
@@ -280,32 +280,7 @@ def test_identical_across_simd_instruction_sets(name, dtype):
         fusedact.set_cpu_isa(before)
 
 
-# softmin is softmax(-x), as torch computes it; Softmax2d is softmax over dim -3.
-
-
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-@pytest.mark.parametrize("shape,dim", SHAPES, ids=str)
-def test_softmin_matches_torch(dtype, shape, dim, target):
-    x = random_input(shape, dtype, target)
-    assert_same(FF.softmin(x, dim), softmax_reference("softmax", -x, dim))
-    grad = random_input(shape, dtype, target, seed=1)
-    leaf, ref_leaf = x.clone().requires_grad_(), x.double().requires_grad_()
-    (grad_x,) = torch.autograd.grad(FF.softmin(leaf, dim), leaf, grad)
-    (expected,) = torch.autograd.grad(F.softmin(ref_leaf, dim), ref_leaf, grad.double())
-    assert_same(grad_x, expected.to(dtype), **({} if dtype == torch.float64 else {"atol": 2e-2, "rtol": 2e-2}))
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
-def test_softmin_opinfo_samples(dtype, device):
-    from torch.testing._internal.common_methods_invocations import op_db
-
-    count = 0
-    for opinfo in [o for o in op_db if o.name == "nn.functional.softmin"]:  # with and without dtype=
-        for sample in opinfo.sample_inputs(device, dtype):
-            expected = opinfo.op(sample.input.clone(), *sample.args, **sample.kwargs)
-            assert_same(FF.softmin(sample.input.clone(), *sample.args, **sample.kwargs), expected)
-            count += 1
-    assert count > 0
+# Softmax2d is softmax over dim -3.
 
 
 def test_softmin_and_softmax2d_modules():
@@ -319,6 +294,3 @@ def test_softmin_and_softmax2d_modules():
         assert_same(fused(x[0]), ref(x[0]))  # 3-D: channels first
     with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D instead"):
         fusedact.nn.Softmax2d()(x[0, 0])
-    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
-        assert_same(FF.softmin(x), F.softmin(x, 1))
-    assert_same(FF.softmin(x, 1, dtype=torch.float64), F.softmin(x, 1, dtype=torch.float64))

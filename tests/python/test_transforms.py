@@ -10,7 +10,7 @@ import torch
 
 import fusedact
 import fusedact.functional as FF
-from reference import GLU, POINTWISE, assert_same, random_input
+from reference import GLU, POINTWISE, SOFTMAX_OPS, assert_same, random_input
 
 BATCH = 3
 
@@ -78,7 +78,7 @@ def _samples():
                 case.kwargs,
             ),
         ]
-    for name in ("softmax", "log_softmax"):
+    for name in SOFTMAX_OPS:
         op, backward = (
             getattr(torch.ops.fusedact, name).default,
             getattr(torch.ops.fusedact, f"{name}_backward").default,

@@ -119,7 +119,7 @@ at::Tensor relu_squared(const at::Tensor& input);
 at::Tensor softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
 /// x_i - max - log(sum_k e^(x_k - max)) along dim; dtype casts the input first. torch::log_softmax.
 at::Tensor log_softmax(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
-/// softmax(-x) along dim, as torch computes it; dtype casts -x first. torch::nn::functional::softmin.
+/// softmax(-x) along dim in one pass, as torch's; dtype casts the input first. torch::nn::functional::softmin.
 at::Tensor softmin(const at::Tensor& input, int64_t dim, std::optional<at::ScalarType> dtype = std::nullopt);
 
 // GLU variants, act(gate) * up: with two tensors of one shape, or with one tensor whose

@@ -559,6 +559,11 @@ template <bool kLog>
 struct Softmax {
   static constexpr bool kIsLog = kLog;
 
+  // What the row holds, from an input element: the element itself.
+  template <class V>
+  FUSEDACT_MATH V value(V x) const {
+    return x;
+  }
   // e^(x - max): a term of the row's sum, and softmax's numerator. x - max is never positive
   // (or NaN), which lets a value type use a faster exp (exp_nonpositive).
   template <class V>
@@ -603,6 +608,20 @@ struct Softmax {
     } else {
       return y * (grad - total);
     }
+  }
+};
+
+// softmin(x) = softmax(-x), as torch's: the row holds the negated inputs, and the gradient of
+// x is the negated gradient of softmax's input (negation is exact, so both are bitwise torch's
+// softmax of -x and its backward negated, signed zeros included).
+struct Softmin : Softmax<false> {
+  template <class V>
+  FUSEDACT_MATH V value(V x) const {
+    return -x;
+  }
+  template <class V>
+  FUSEDACT_MATH V backward(V grad, V y, V total) const {
+    return -Softmax<false>::backward(grad, y, total);
   }
 };
 

@@ -387,6 +387,62 @@ struct SoftmaxRows {
   }
 };
 
+// The forward of rows along the last dim of at most kShortRow elements goes kWidth rows at a
+// time, one per lane: transposed into a buffer on the stack (element k of row r at
+// k * kWidth + r), computed as rows side by side are, and transposed back. Reducing across a
+// vector's lanes once per row and pass would cost more than a short row's arithmetic. The
+// bound does not depend on the instruction set, so that every one rounds alike. (The
+// backward, whose arithmetic is lighter, measured slower this way: it keeps the row path.)
+constexpr int64_t kShortRow = 16;
+
+template <class scalar_t, class Math>
+struct ShortRows {
+  using Rows = SoftmaxRows<scalar_t, Math>;
+  using opmath_t = at::opmath_type<scalar_t>;
+  static constexpr int64_t kWidth = Lanes<scalar_t>::kWidth;
+  template <class T>
+  using Buffer = std::array<T, kShortRow * kWidth>;
+
+  static bool takes(const RowLayout& layout) { return layout.inner == 1 && layout.size <= kShortRow; }
+
+  // `count` rows of `size` elements into lanes, or back: ATen's transposes (a whole block of
+  // kWidth rows of kWidth elements in registers where it has one for the type).
+  static C10_ALWAYS_INLINE void transpose(const scalar_t* src, int64_t src_stride, scalar_t* dst, int64_t dst_stride,
+                                          int64_t rows, int64_t cols) {
+    if constexpr (kWidth <= kShortRow) {
+      if (rows == kWidth && cols == kWidth) {
+        return at::vec::transpose_mxn<scalar_t, kWidth, kWidth>(src, src_stride, dst, dst_stride);
+      }
+    }
+    at::vec::transpose_mxn<scalar_t>(src, src_stride, dst, dst_stride, static_cast<int>(rows), static_cast<int>(cols));
+  }
+  static C10_ALWAYS_INLINE void to_lanes(const scalar_t* rows, int64_t size, int64_t count, scalar_t* lanes) {
+    transpose(rows, size, lanes, kWidth, count, size);
+  }
+  static C10_ALWAYS_INLINE void from_lanes(const scalar_t* lanes, int64_t size, int64_t count, scalar_t* rows) {
+    transpose(lanes, kWidth, rows, size, size, count);
+  }
+
+  static void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t count) {
+    alignas(64) Buffer<scalar_t> in, out;
+    alignas(64) Buffer<opmath_t> terms;
+    to_lanes(x, size, count, in.data());
+    Rows::forward(in.data(), out.data(), size, kWidth, count, terms.data(), /*stream=*/false);
+    from_lanes(out.data(), size, count, y);
+  }
+};
+
+// Runs rows(first_row_offset, count) over groups of up to `width` consecutive rows along the
+// last dim.
+template <class Rows>
+void for_each_short_row_group(const RowLayout& layout, int64_t width, Rows rows) {
+  const int64_t groups = (layout.outer + width - 1) / width;
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / (layout.size * width));
+  at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) rows(g * width * layout.size, std::min(width, layout.outer - g * width));
+  });
+}
+
 // Runs rows(first_row_offset, count, scratch) over every row of the layout: one task per row
 // along the last dim, per group of up to `width` neighbouring rows otherwise. With
 // `needs_scratch`, scratch holds a group's elements as opmath values (size rounded up to whole
@@ -419,6 +475,12 @@ void softmax_forward(const at::Tensor& in, at::Tensor& out, const RowLayout& lay
     const scalar_t* x = in.const_data_ptr<scalar_t>();
     scalar_t* y = out.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
+    using Short = ShortRows<scalar_t, Math>;
+    if (Short::takes(layout)) {
+      return for_each_short_row_group(layout, Short::kWidth, [&](int64_t start, int64_t count) {
+        Short::forward(x + start, y + start, layout.size, count);
+      });
+    }
     const bool stream = outgrows_cache(static_cast<int64_t>(in.nbytes() + out.nbytes()));
     for_each_row_group<opmath_t>(
         layout, Lanes<scalar_t>::kWidth, !Math::kIsLog, stream, [&](int64_t start, int64_t count, opmath_t* terms) {

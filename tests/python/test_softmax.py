@@ -30,6 +30,9 @@ SHAPES = [
     ((33, 65), 0),
     ((5, 8), -1),  # rows of one vector (or half of one)
     ((3, 16), -1),
+    ((20, 8), -1),  # short rows a vector's width at a time: whole groups and a partial one
+    ((37, 16), -1),
+    ((70, 3), -1),
     ((9, 8), 0),  # groups of rows side by side that fill half a vector
     ((4, 16), 0),
     ((4, 3000), 1),

@@ -255,8 +255,7 @@ struct SoftmaxRows {
   }
 
   // Where softmax keeps its terms e^(x - max) between the pass that sums them and the one that
-  // divides them (one exp per element): opmath scratch holding the row's steps, or for a row of
-  // one step, registers.
+  // divides them (one exp per element): opmath scratch holding the row's steps.
   struct TermsInMemory {
     opmath_t* data;  // size * IO::kWidth opmath values at most
     C10_ALWAYS_INLINE void keep(int64_t step, const Parts& term) const {
@@ -270,11 +269,6 @@ struct SoftmaxRows {
       return term;
     }
   };
-  struct TermInRegisters {
-    Parts term;
-    C10_ALWAYS_INLINE void keep(int64_t, const Parts& t) { term = t; }
-    C10_ALWAYS_INLINE Parts kept(int64_t) const { return term; }
-  };
 
   // A source of a row's elements that hands back `value`: a row of one step, already loaded.
   template <class T>
@@ -284,9 +278,9 @@ struct SoftmaxRows {
 
   // The passes of the forward over a contiguous row (stride 1) or `count` rows side by side,
   // whose elements come from values(offset, n) with the lanes past n holding -inf.
-  template <class Values, class Terms>
-  static C10_ALWAYS_INLINE void forward_passes(Values values, Terms& terms, scalar_t* y, int64_t size, int64_t stride,
-                                               int64_t count, bool streaming) {
+  template <class Values>
+  static C10_ALWAYS_INLINE void forward_passes(Values values, const TermsInMemory& terms, scalar_t* y, int64_t size,
+                                               int64_t stride, int64_t count, bool streaming) {
     const Parts max = reduce(
         size, stride, count, kNegInf,
         [&](int64_t, int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return values(offset, n); }, Maximum{});
@@ -350,13 +344,7 @@ struct SoftmaxRows {
   }
 
   // A contiguous row of one vector at most is loaded once and kept in registers through the
-  // passes, its terms too: no reloads, no scratch.
-  static void forward_in_registers(const scalar_t* x, scalar_t* y, int64_t size, bool streaming) {
-    one_step(size);
-    const Parts v = load_values(x, size);
-    TermInRegisters terms;
-    forward_passes(loaded(v), terms, y, size, 1, 1, streaming);
-  }
+  // passes: no reloads.
   static void backward_in_registers(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size,
                                     bool streaming) {
     one_step(size);
@@ -369,7 +357,6 @@ struct SoftmaxRows {
   static C10_ALWAYS_INLINE void forward(const scalar_t* x, scalar_t* y, int64_t size, int64_t stride, int64_t count,
                                         opmath_t* terms, bool stream) {
     const bool streaming = streams(y, stride, stream);
-    if (stride == 1 && size <= IO::kWidth) return forward_in_registers(x, y, size, streaming);
     const TermsInMemory kept{terms};
     forward_passes([&](int64_t offset, int64_t n) C10_ALWAYS_INLINE_ATTRIBUTE { return load_values(x + offset, n); },
                    kept, y, size, stride, count, streaming);
@@ -391,15 +378,18 @@ struct SoftmaxRows {
 // time, one per lane: transposed into a buffer on the stack (element k of row r at
 // k * kWidth + r), computed as rows side by side are, and transposed back. Reducing across a
 // vector's lanes once per row and pass would cost more than a short row's arithmetic. The
-// bound does not depend on the instruction set, so that every one rounds alike. (The
-// backward, whose arithmetic is lighter, measured slower this way: it keeps the row path.)
-constexpr int64_t kShortRow = 16;
+// bound does not depend on the instruction set, so that every one rounds alike, and is at
+// least every set's kWidth, so that no forward row takes the row path in one step. (The
+// backward, whose arithmetic is lighter, keeps the row path: transposed, it measured slower
+// for float rows of 8 to 32 on AVX-512, and only some bfloat16 rows gained.)
+constexpr int64_t kShortRow = 32;
 
 template <class scalar_t, class Math>
 struct ShortRows {
   using Rows = SoftmaxRows<scalar_t, Math>;
   using opmath_t = at::opmath_type<scalar_t>;
   static constexpr int64_t kWidth = Lanes<scalar_t>::kWidth;
+  static_assert(kWidth <= kShortRow);
   template <class T>
   using Buffer = std::array<T, kShortRow * kWidth>;
 
@@ -409,10 +399,8 @@ struct ShortRows {
   // kWidth rows of kWidth elements in registers where it has one for the type).
   static C10_ALWAYS_INLINE void transpose(const scalar_t* src, int64_t src_stride, scalar_t* dst, int64_t dst_stride,
                                           int64_t rows, int64_t cols) {
-    if constexpr (kWidth <= kShortRow) {
-      if (rows == kWidth && cols == kWidth) {
-        return at::vec::transpose_mxn<scalar_t, kWidth, kWidth>(src, src_stride, dst, dst_stride);
-      }
+    if (rows == kWidth && cols == kWidth) {
+      return at::vec::transpose_mxn<scalar_t, kWidth, kWidth>(src, src_stride, dst, dst_stride);
     }
     at::vec::transpose_mxn<scalar_t>(src, src_stride, dst, dst_stride, static_cast<int>(rows), static_cast<int>(cols));
   }

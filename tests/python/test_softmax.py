@@ -33,6 +33,8 @@ SHAPES = [
     ((20, 8), -1),  # short rows a vector's width at a time: whole groups and a partial one
     ((37, 16), -1),
     ((70, 3), -1),
+    ((45, 24), -1),
+    ((33, 32), -1),  # the longest short rows
     ((9, 8), 0),  # groups of rows side by side that fill half a vector
     ((4, 16), 0),
     ((4, 3000), 1),

@@ -94,14 +94,7 @@ struct LaneValues {
   acc_t v[kPacks][kVec];
 };
 
-// The lane's elements as acc_t, `fill` past the row's end.
-template <int kVec, int kPacks, class acc_t, class scalar_t>
-C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, int64_t size, int lane, int group,
-                                                          acc_t fill) {
-  return load_lane<kVec, kPacks, acc_t>(row, size, lane, group, fill, [](acc_t x) { return x; });
-}
-
-// The same, each element as value(element).
+// The lane's elements as value(element) in acc_t, `fill` past the row's end.
 template <int kVec, int kPacks, class acc_t, class scalar_t, class Value>
 C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, int64_t size, int lane, int group,
                                                           acc_t fill, const Value& value) {
@@ -121,6 +114,13 @@ C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, i
     }
   }
   return values;
+}
+
+// The same, each element as it is.
+template <int kVec, int kPacks, class acc_t, class scalar_t>
+C10_HOST_DEVICE LaneValues<kVec, kPacks, acc_t> load_lane(const scalar_t* row, int64_t size, int lane, int group,
+                                                          acc_t fill) {
+  return load_lane<kVec, kPacks, acc_t>(row, size, lane, group, fill, [](acc_t x) { return x; });
 }
 
 // A lane's elements of a forward row: Math's values of them, -inf past the row's end.

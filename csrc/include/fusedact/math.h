@@ -175,7 +175,9 @@ struct Softplus {
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
     V scaled = x * V(beta);
-    return select(scaled > V(threshold), x, log1p_exp(scaled) / V(beta));
+    V soft = log1p_exp(scaled);
+    if (beta != 1.0) soft = soft / V(beta);  // beta = 1, the default, skips a division
+    return select(scaled > V(threshold), x, soft);
   }
   template <class V>
   FUSEDACT_MATH V backward(V grad, V x) const {

@@ -176,7 +176,7 @@ struct Softplus {
   FUSEDACT_MATH V forward(V x) const {
     V scaled = x * V(beta);
     V soft = log1p_exp(scaled);
-    if (beta != 1.0) soft = soft / V(beta);  // beta = 1, the default, skips a division
+    if (beta != 1.0) soft = soft / V(beta);  // on the parameter, not the data: beta = 1 skips it
     return select(scaled > V(threshold), x, soft);
   }
   template <class V>

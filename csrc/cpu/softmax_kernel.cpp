@@ -397,10 +397,23 @@ struct ShortRows {
 
   // `count` rows of `size` elements into lanes, or back: ATen's transposes (a whole block of
   // kWidth rows of kWidth elements in registers where it has one for the type).
-  static C10_ALWAYS_INLINE void transpose(const scalar_t* src, int64_t src_stride, scalar_t* dst, int64_t dst_stride,
-                                          int64_t rows, int64_t cols) {
+  static void transpose(const scalar_t* src, int64_t src_stride, scalar_t* dst, int64_t dst_stride, int64_t rows,
+                        int64_t cols) {
     if (rows == kWidth && cols == kWidth) {
       return at::vec::transpose_mxn<scalar_t, kWidth, kWidth>(src, src_stride, dst, dst_stride);
+    }
+    // ATen's AVX-512 transposes of 16-bit types build their masks as (1 << n) - 1 in int, which
+    // overflows for n = 31 (undefined behaviour): such a block goes in two.
+    if constexpr (sizeof(scalar_t) == 2) {
+      constexpr int64_t kHalf = 16;
+      if (rows == 31) {
+        transpose(src, src_stride, dst, dst_stride, kHalf, cols);
+        return transpose(src + kHalf * src_stride, src_stride, dst + kHalf, dst_stride, rows - kHalf, cols);
+      }
+      if (cols == 31) {
+        transpose(src, src_stride, dst, dst_stride, rows, kHalf);
+        return transpose(src + kHalf, src_stride, dst + kHalf * dst_stride, dst_stride, rows, cols - kHalf);
+      }
     }
     at::vec::transpose_mxn<scalar_t>(src, src_stride, dst, dst_stride, static_cast<int>(rows), static_cast<int>(cols));
   }

@@ -35,6 +35,7 @@ SHAPES = [
     ((70, 3), -1),
     ((45, 24), -1),
     ((33, 32), -1),  # the longest short rows
+    ((31, 31), -1),  # 31 rows of 31: a partial group of 31 (16-bit types on AVX-512)
     ((9, 8), 0),  # groups of rows side by side that fill half a vector
     ((4, 16), 0),
     ((4, 3000), 1),

@@ -1,6 +1,11 @@
 // The Python extension module fusedact._C. Importing it loads libfusedact, whose static
 // initializers register the operators with the dispatcher (torch.ops.fusedact.*); the
-// module itself only reports how the library was built and selects the CPU ISA.
+// module reports how the library was built, selects the CPU ISA and makes each operator's
+// Python entry point (entries.h).
+#include "python/entries.h"
+
+#include "families.h"
+
 #include <fusedact/fusedact.h>
 
 #include <c10/util/Exception.h>
@@ -31,4 +36,17 @@ PYBIND11_MODULE(_C, m) {
     return d;
   });
   m.def("set_cpu_isa", &fusedact::set_cpu_isa, py::arg("name"));
+  // The entry point of operator `name` whose generic form is `generic` (entries.h); generic
+  // itself for an operator that has no typed entry.
+  m.def(
+      "entry",
+      [](const std::string& name, py::object generic) -> py::object {
+        const auto& definitions = fusedact::python::entry_definitions(fusedact::AllFamilies{});
+        const auto found = definitions.find(name);
+        if (found == definitions.end()) return generic;
+        // The definitions are never freed: the function object points at one for its lifetime.
+        auto& definition = const_cast<PyMethodDef&>(found->second);
+        return py::reinterpret_steal<py::object>(PyCFunction_NewEx(&definition, generic.ptr(), nullptr));
+      },
+      py::arg("name"), py::arg("generic"));
 }

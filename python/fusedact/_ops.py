@@ -1,12 +1,16 @@
-"""The fused operators as fusedact.functional calls them: ``_ops.<name>`` is the dispatcher's
-entry point of ``torch.ops.fusedact.<name>``, the builtin an OpOverloadPacket calls.
+"""The fused operators as fusedact.functional calls them: ``_ops.<name>`` is the entry point of
+``torch.ops.fusedact.<name>``.
 
-Calling it directly skips the packet's Python ``__call__`` and the attribute lookups of
-``torch.ops.fusedact.<name>``, about 0.9 us of a call that costs 2-3 us on a small tensor;
-nothing else changes: the builtin parses the arguments against the schema, honours
-``__torch_function__`` (tensor subclasses, FX's symbolic tracing, torch.device contexts) and
-reaches every dispatch key as the packet does. The two tracers that look at Python callables
-rather than at the dispatcher are told what each entry is:
+A call with the positional arguments the schema names, each of exactly its type (a torch.Tensor
+or nn.Parameter, a float, an int, a bool, a str, None), and no ``__torch_function__`` mode
+active, goes straight to the operator through a typed dispatcher call (csrc/python/entries.h),
+as torch's generated bindings do. Any other call goes on to the builtin an OpOverloadPacket
+calls, which parses the arguments against the schema, honours ``__torch_function__`` (tensor
+subclasses, FX's symbolic tracing, torch.device contexts) and reaches every dispatch key as the
+packet does. Either way skips the packet's Python ``__call__`` and the attribute lookups of
+``torch.ops.fusedact.<name>``; the typed call also skips converting the arguments to IValues
+and back. The two tracers that look at Python callables rather than at the dispatcher are told
+what each entry is:
 
 - TorchScript compiles it as the operator ``fusedact::<name>``;
 - TorchDynamo traces it as the OpOverloadPacket, through a polyfill registered with
@@ -19,6 +23,7 @@ import warnings
 import torch
 import torch.jit._builtins
 
+from . import _C
 from ._after_import import after_import
 from ._families import operators
 
@@ -29,9 +34,10 @@ def _publish() -> dict:
     entries = {}
     for name, overload in operators():
         packet = overload.overloadpacket
-        entries[name] = (packet._op, packet)
-        globals()[name] = packet._op
-        torch.jit._builtins._register_builtin(packet._op, f"fusedact::{name}")
+        entry = _C.entry(name, packet._op)
+        entries[name] = (entry, packet)
+        globals()[name] = entry
+        torch.jit._builtins._register_builtin(entry, f"fusedact::{name}")
     return entries
 
 

@@ -321,12 +321,12 @@ def _softmax_in(op, input: Tensor, dim: int, dtype: torch.dtype | None) -> Tenso
     """op(input cast to dtype, dim). An explicit dtype is the caller's: CUDA autocast, which runs
     softmax in float32, leaves it alone, as torch's does."""
     if dtype is None:
-        return op(input, dim)
+        return op(input, dim, False)
     input = input.to(dtype)
     if input.is_cuda and torch.is_autocast_enabled("cuda"):
         with torch.autocast("cuda", enabled=False):
-            return op(input, dim)
-    return op(input, dim)
+            return op(input, dim, False)
+    return op(input, dim, False)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None) -> Tensor:

@@ -364,3 +364,110 @@ def test_cpu_isa_override_and_errors():
     with pytest.raises(ValueError, match="unknown CPU instruction set 'sse9'"):
         fusedact.set_cpu_isa("sse9")
     assert fusedact.build_info()["cpu_isa"] == isas[-1]
+
+
+def _outcome(call):
+    """A call's result, or the type and message of what it raised."""
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001 - the outcome is compared, whatever it is
+        return type(error), str(error).split("\n")[0]
+
+
+# (op, its arguments as fusedact.functional passes them or as a caller might): positional and
+# keyword, ints for floats, NumPy and bool values, a missing or surplus argument, wrong types.
+_ENTRY_CALLS = [
+    ("relu", (torch.tensor([-1.0, 0.0, 2.0]),), {}),
+    ("relu", (), {"self": torch.tensor([-1.0, 2.0])}),
+    ("relu", (torch.tensor([-1.0, 2.0]), 1), {}),
+    ("relu", ([1.0, -1.0],), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), -0.5, 0.5), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), -1, 1), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9),), {"min_val": -0.5, "max_val": 0.5}),
+    ("hardtanh", (torch.linspace(-2, 2, 9),), {"max_val": 0.5, "min_val": -0.5}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), __import__("numpy").float64(-0.5), 0.5), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), True, 0.5), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), "low", 0.5), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), 1.0, -1.0), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), 2**70, 0.5), {}),
+    ("hardtanh_", (torch.linspace(-2, 2, 9), -0.5, 0.5), {}),
+    ("gelu", (torch.linspace(-3, 3, 7),), {"approximate": "tanh"}),
+    ("gelu", (torch.linspace(-3, 3, 7), "tanh"), {}),
+    ("gelu", (torch.linspace(-3, 3, 7),), {"approximate": "fast"}),
+    ("softmax", (torch.randn(3, 5), 1, False), {}),
+    ("softmax", (torch.randn(3, 5), 2**70, False), {}),
+    ("softmax", (torch.randn(3, 5), 7, False), {}),
+    ("softmax", (torch.randn(3, 5), 1.0, False), {}),
+    ("prelu", (torch.randn(2, 3, 4), torch.rand(3)), {}),
+    ("prelu", (torch.randn(2, 3, 4), torch.rand(4)), {}),
+    ("prelu", (torch.randn(2, 3, 4), torch.nn.Parameter(torch.rand(1))), {}),
+    ("swiglu", (torch.randn(2, 3), torch.randn(2, 3)), {}),
+    ("swiglu_backward", (torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 3)), {}),
+    ("swiglu_split", (torch.randn(2, 6), -1), {}),
+    ("rrelu", (torch.randn(9), torch.tensor([7]), 0.125, 1 / 3), {}),
+    ("rrelu", (torch.randn(9), None, 0.125, 1 / 3), {}),
+    ("rrelu", (torch.randn(9), torch.tensor([7.0]), 0.125, 1 / 3), {}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", _ENTRY_CALLS, ids=lambda v: str(v)[:40] if isinstance(v, str) else "")
+def test_entry_point_gives_the_generic_entrys_outcome(name, args, kwargs):
+    """fusedact._ops' entry points take a typed path for the calls it knows and hand every
+    other call to the dispatcher's generic entry: the outcome is the generic entry's, values,
+    in-place effects and errors alike."""
+    from fusedact import _ops
+
+    generic = getattr(torch.ops.fusedact, name).default
+    clone = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+    ours, theirs = _outcome(lambda: getattr(_ops, name)(*args, **kwargs)), _outcome(lambda: generic(*clone, **kwargs))
+    if isinstance(theirs, tuple) and isinstance(theirs[0], type):
+        assert ours == theirs
+    else:
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+        for mine, its in zip(args, clone, strict=True):
+            if isinstance(mine, torch.Tensor):
+                assert_same(mine, its)
+
+
+def test_entry_points_honour_torch_function():
+    """Tensor subclasses and TorchFunctionModes see fusedact's calls (as torch's own functions'),
+    and FX traces them."""
+
+    class Logged(torch.Tensor):
+        calls = []
+
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            cls.calls.append(getattr(func, "__name__", str(func)))
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    class Mode(torch.overrides.TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            self.calls.append(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    F = fusedact.functional
+    x = torch.randn(4, 6)
+    calls = [
+        lambda t: F.relu(t),
+        lambda t: F.hardtanh(t, -0.5, 0.5),
+        lambda t: F.gelu(t, approximate="tanh"),
+        lambda t: F.softmax(t, -1),
+        lambda t: F.swiglu(t),
+        lambda t: F.prelu(t, torch.full((6,), 0.25)),
+    ]
+    for call in calls:
+        expected = call(x)
+        Logged.calls.clear()
+        assert_same(call(x.as_subclass(Logged)).as_subclass(torch.Tensor), expected)
+        assert Logged.calls, "the subclass's __torch_function__ was not called"
+        with Mode() as mode:
+            assert_same(call(x), expected)
+        assert mode.calls, "the mode's __torch_function__ was not called"
+        traced = torch.fx.symbolic_trace(call)
+        assert any(node.op == "call_function" for node in traced.graph.nodes)
+        assert_same(traced(x), expected)

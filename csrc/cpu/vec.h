@@ -252,6 +252,10 @@ struct Vec {
   friend Mask<T> operator>=(const Vec& a, const Vec& b) { return compare<Compare::GreaterEqual>(a.v, b.v); }
 
   friend Vec select(const Mask<T>& mask, const Vec& a, const Vec& b) { return blend(mask, a.v, b.v); }
+  // One max / min instruction on the SIMD sets, whose NaN and equal cases return the second
+  // operand, x, as math::clamp_min's select does.
+  friend Vec clamp_min(const Vec& x, const Vec& low) { return at::vec::clamp_min(x.v, low.v); }
+  friend Vec clamp_max(const Vec& x, const Vec& high) { return at::vec::clamp_max(x.v, high.v); }
 
   // ours(a) for float lanes, where fusedact has its own form; ATen's theirs(a) for double.
   template <class Ours, class Theirs>

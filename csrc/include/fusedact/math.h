@@ -11,8 +11,8 @@
 //   - differentiable ATen tensor ops for double backward (csrc/autograd/tensor_value.h).
 // A formula may only use what every value type provides: + - * /, unary -, the
 // comparisons (giving a mask), select(mask, a, b), V(constant) and the functions
-// declared below (exp, exp_nonpositive, expm1, log, log1p_unit, tanh, normal_cdf). No data-dependent
-// `if`.
+// declared below (clamp_min, clamp_max, exp, exp_nonpositive, expm1, log, log1p_unit, tanh,
+// normal_cdf). No data-dependent `if`.
 //
 // Formulas follow the operation order of ATen's kernels, so that overflow, NaN and
 // signed zeros come out where torch's do, unless a stable form gives the same special values
@@ -78,6 +78,18 @@ FUSEDACT_MATH T select(bool mask, T a, T b) {
   return mask ? a : b;
 }
 
+// x raised to low and x lowered to high, as ATen's clamp_min and clamp_max: x wherever the
+// comparison fails, so a NaN x passes and an x equal to the bound (-0.0 against 0.0) is kept. A
+// value type may do either in one instruction (the CPU vectors do, where select takes two).
+template <class V>
+FUSEDACT_MATH V clamp_min(V x, V low) {
+  return select(x < low, low, x);
+}
+template <class V>
+FUSEDACT_MATH V clamp_max(V x, V high) {
+  return select(x > high, high, x);
+}
+
 // Whether backward needs the op's input or can work from its output alone; the
 // output form saves memory and is what makes in-place variants possible.
 enum class Saves { Input, Output };
@@ -97,7 +109,7 @@ struct Relu {
 
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
-    return select(x < V(0), V(0), x);
+    return clamp_min(x, V(0));
   }
   // From the output y: grad where y > 0 (torch's threshold_backward, so relu'(0) = 0).
   template <class V>
@@ -260,6 +272,9 @@ struct Gelu {
 // so backward works from the output (torch's hardtanh_backward tests the input). A NaN bound
 // makes every output NaN, as torch's clamp does, and passes every gradient (torch's backward,
 // from the input, still zeroes it beyond the other bound: from a NaN output that is unknown).
+// The NaN bound is folded into the formulas (a factor of NaN, a mask of all lanes) rather than
+// tested in them: a test of a parameter in a vector loop kept the compiler from hoisting the
+// bounds' conversion out of it (bfloat16 backward at 0.72x torch's speed on an AVX2 CPU).
 struct Hardtanh {
   static constexpr Saves kSaves = Saves::Output;
   double min_val = -1.0;
@@ -267,14 +282,12 @@ struct Hardtanh {
 
   template <class V>
   FUSEDACT_MATH V forward(V x) const {
-    if (nan_bound()) return V(double(NAN));
-    const V low = select(x < V(min_val), V(min_val), x);
-    return select(low > V(max_val), V(max_val), low);
+    return clamp_max(clamp_min(x, V(min_val)), V(max_val)) * V(nan_bound() ? double(NAN) : 1.0);
   }
   template <class V>
   FUSEDACT_MATH V backward(V grad, V y) const {
-    if (nan_bound()) return grad;
-    return select((y > V(min_val)) & (y < V(max_val)), grad, V(0));
+    const V nan_bound_flag(nan_bound() ? 1.0 : 0.0);
+    return select(((y > V(min_val)) & (y < V(max_val))) | (nan_bound_flag > V(0)), grad, V(0));
   }
   FUSEDACT_MATH bool nan_bound() const { return min_val != min_val || max_val != max_val; }
 };

@@ -380,7 +380,8 @@ struct SoftmaxRows {
 // vector's lanes once per row and pass would cost more than a short row's arithmetic. The
 // bound does not depend on the instruction set, so that every one rounds alike, and is at
 // least every set's kWidth, so that no forward row takes the row path in one step. (The
-// backward, whose arithmetic is lighter, keeps the row path: transposed, it measured slower
+// backward, whose arithmetic is lighter, transposes only the terms it sums, and only for rows
+// of one vector (ShortRows::backward): transposing its inputs and outputs too measured slower
 // for float rows of 8 to 32 on AVX-512, and only some bfloat16 rows gained.)
 constexpr int64_t kShortRow = 32;
 
@@ -430,6 +431,42 @@ struct ShortRows {
     to_lanes(x, size, count, in.data());
     Rows::forward(in.data(), out.data(), size, kWidth, count, terms.data(), /*stream=*/false);
     from_lanes(out.data(), size, count, y);
+  }
+
+  // The backward of up to kLanes rows of at most kWidth elements (one step each), bitwise as
+  // the row path computes it, without its reduction across a vector's lanes for every row:
+  // each row's terms merged into one opmath vector as reduce_row's one-step case merges them,
+  // then the rows' halving trees side by side, the vectors transposed (lane r of vector i:
+  // lane i of row r) and merged i with i + n / 2 of n, down to one vector of every row's total.
+  static constexpr int64_t kLanes = RowIO<scalar_t>::kPartWidth;
+  static bool backward_takes(const RowLayout& layout) { return layout.inner == 1 && layout.size <= kWidth; }
+  static void backward(const scalar_t* grad, const scalar_t* y, scalar_t* grad_input, int64_t size, int64_t count) {
+    using IO = RowIO<scalar_t>;
+    using Native = typename IO::V::Native;
+    alignas(64) std::array<opmath_t, kLanes * kLanes> merged{}, lanes;
+    for (int64_t r = 0; r < count; ++r) {
+      const auto g = IO::load(grad + r * size, size, 0), v = IO::load(y + r * size, size, 0);
+      std::array<Native, IO::L::kParts> part;
+      for (int k = 0; k < IO::L::kParts; ++k) part[k] = Native(0) + Math{}.backward_term(g[k], v[k]).v;
+      for (int n = IO::L::kParts / 2; n >= 1; n /= 2) {
+        for (int i = 0; i < n; ++i) part[i] = part[i] + part[i + n];
+      }
+      part[0].store(merged.data() + r * kLanes);
+    }
+    at::vec::transpose_mxn<opmath_t, kLanes, kLanes>(merged.data(), kLanes, lanes.data(), kLanes);
+    for (int64_t n = kLanes / 2; n >= 1; n /= 2) {
+      for (int64_t i = 0; i < n; ++i) {
+        (Native::loadu(lanes.data() + i * kLanes) + Native::loadu(lanes.data() + (i + n) * kLanes))
+            .store(lanes.data() + i * kLanes);
+      }
+    }
+    for (int64_t r = 0; r < count; ++r) {
+      const auto g = IO::load(grad + r * size, size, 0), v = IO::load(y + r * size, size, 0);
+      const typename IO::V total(Native(lanes[r]));
+      typename IO::Parts out;
+      for (int k = 0; k < IO::L::kParts; ++k) out[k] = Math{}.backward(g[k], v[k], total);
+      IO::L::store(grad_input + r * size, out, size);
+    }
   }
 };
 
@@ -498,6 +535,14 @@ void softmax_backward(const at::Tensor& grad, const at::Tensor& output, at::Tens
     const scalar_t* y = output.const_data_ptr<scalar_t>();
     scalar_t* gi = grad_input.data_ptr<scalar_t>();
     using opmath_t = at::opmath_type<scalar_t>;
+    using Short = ShortRows<scalar_t, Math>;
+    if constexpr (std::is_same_v<opmath_t, float>) {
+      if (Short::backward_takes(layout)) {
+        return for_each_short_row_group(layout, Short::kLanes, [&](int64_t start, int64_t count) {
+          Short::backward(g + start, y + start, gi + start, layout.size, count);
+        });
+      }
+    }
     const bool stream = outgrows_cache(static_cast<int64_t>(grad.nbytes() + output.nbytes() + grad_input.nbytes()));
     for_each_row_group<opmath_t>(layout, Lanes<scalar_t>::kWidth, false, stream,
                                  [&](int64_t start, int64_t count, opmath_t*) {

@@ -25,6 +25,14 @@
 
 namespace fusedact::python {
 
+// Whether a CPython conversion that returned its error value failed; the error is then cleared,
+// for the generic entry point to raise its own.
+inline bool conversion_failed(bool error_value) {
+  if (!error_value || PyErr_Occurred() == nullptr) return false;
+  PyErr_Clear();
+  return true;
+}
+
 // One argument of a C++ signature, read from a Python object when it is exactly of the type
 // the schema gives it: load(object) is false for anything else (a subclass, a number of
 // another type, a value out of range), which sends the call to the generic entry point.
@@ -77,16 +85,9 @@ struct Argument<double> {
     }
     if (!PyLong_CheckExact(object)) return false;
     value = PyLong_AsDouble(object);
-    return !failed(value == -1.0);
+    return !conversion_failed(value == -1.0);
   }
   double get() const { return value; }
-  // Whether a conversion that gave its error value failed; the error is then cleared, for the
-  // generic entry point to raise its own.
-  static bool failed(bool error_value) {
-    if (!error_value || PyErr_Occurred() == nullptr) return false;
-    PyErr_Clear();
-    return true;
-  }
 };
 
 template <>
@@ -95,7 +96,7 @@ struct Argument<int64_t> {
   bool load(PyObject* object) {
     if (!PyLong_CheckExact(object)) return false;
     value = PyLong_AsLongLong(object);
-    return !Argument<double>::failed(value == -1);
+    return !conversion_failed(value == -1);
   }
   int64_t get() const { return value; }
 };
@@ -117,7 +118,7 @@ struct Argument<c10::string_view> {
     if (!PyUnicode_CheckExact(object)) return false;
     Py_ssize_t size = 0;
     const char* data = PyUnicode_AsUTF8AndSize(object, &size);
-    if (Argument<double>::failed(data == nullptr)) return false;
+    if (conversion_failed(data == nullptr)) return false;
     value = c10::string_view(data, static_cast<size_t>(size));
     return true;
   }

@@ -1,16 +1,16 @@
 """The fused operators as fusedact.functional calls them: ``_ops.<name>`` is the entry point of
 ``torch.ops.fusedact.<name>``.
 
-A call with the positional arguments the schema names, each of exactly its type (a torch.Tensor
-or nn.Parameter, a float, an int, a bool, a str, None), and no ``__torch_function__`` mode
-active, goes straight to the operator through a typed dispatcher call (csrc/python/entries.h),
-as torch's generated bindings do. Any other call goes on to the builtin an OpOverloadPacket
-calls, which parses the arguments against the schema, honours ``__torch_function__`` (tensor
-subclasses, FX's symbolic tracing, torch.device contexts) and reaches every dispatch key as the
-packet does. Either way skips the packet's Python ``__call__`` and the attribute lookups of
-``torch.ops.fusedact.<name>``; the typed call also skips converting the arguments to IValues
-and back. The two tracers that look at Python callables rather than at the dispatcher are told
-what each entry is:
+A call with every argument the schema names (by position, and keyword-only ones by name in the
+schema's order), each of exactly its type (a torch.Tensor or nn.Parameter, a float, an int, a
+bool, a str, None), and no ``__torch_function__`` mode active, goes straight to the operator
+through a typed dispatcher call (csrc/python/entries.h), as torch's generated bindings do. Any
+other call goes on to the builtin an OpOverloadPacket calls, which parses the arguments against
+the schema, honours ``__torch_function__`` (tensor subclasses, FX's symbolic tracing,
+torch.device contexts) and reaches every dispatch key as the packet does. Either way skips the
+packet's Python ``__call__`` and the attribute lookups of ``torch.ops.fusedact.<name>``; the
+typed call also skips converting the arguments to IValues and back. The two tracers that look
+at Python callables rather than at the dispatcher are told what each entry is:
 
 - TorchScript compiles it as the operator ``fusedact::<name>``;
 - TorchDynamo traces it as the OpOverloadPacket, through a polyfill registered with

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -385,7 +386,7 @@ _ENTRY_CALLS = [
     ("hardtanh", (torch.linspace(-2, 2, 9), -1, 1), {}),
     ("hardtanh", (torch.linspace(-2, 2, 9),), {"min_val": -0.5, "max_val": 0.5}),
     ("hardtanh", (torch.linspace(-2, 2, 9),), {"max_val": 0.5, "min_val": -0.5}),
-    ("hardtanh", (torch.linspace(-2, 2, 9), __import__("numpy").float64(-0.5), 0.5), {}),
+    ("hardtanh", (torch.linspace(-2, 2, 9), np.float64(-0.5), 0.5), {}),
     ("hardtanh", (torch.linspace(-2, 2, 9), True, 0.5), {}),
     ("hardtanh", (torch.linspace(-2, 2, 9), "low", 0.5), {}),
     ("hardtanh", (torch.linspace(-2, 2, 9), 1.0, -1.0), {}),
